@@ -1,0 +1,275 @@
+//! An in-memory Amazon Pinpoint that speaks the recommender-configuration API on the real wire
+//! protocol (SigV4-signed restJson1), applies the service's rules with its own code, and injects
+//! faults on request. Tests and the local demo point the operator at it.
+
+mod faults;
+pub mod rules;
+pub mod sigv4;
+mod store;
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    body::{Body, Bytes},
+    extract::{Path, Query, State},
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::json;
+use tokio::{net::TcpListener, sync::Mutex};
+
+pub use faults::Fault;
+use rules::ConfigurationBody;
+pub use store::Stored;
+
+/// Emulator settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Access key ID -> secret access key.
+    pub credentials: HashMap<String, String>,
+    /// Recommender configurations per account and Region (Pinpoint's quota is 100).
+    pub max_configurations: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            credentials: HashMap::from([("test".to_owned(), "test".to_owned())]),
+            max_configurations: 100,
+        }
+    }
+}
+
+struct Shared {
+    settings: Settings,
+    store: Mutex<store::Store>,
+    faults: Mutex<faults::Faults>,
+}
+
+type AppState = Arc<Shared>;
+
+/// The whole HTTP application.
+pub fn router(settings: Settings) -> Router {
+    let state = Arc::new(Shared {
+        settings,
+        store: Mutex::default(),
+        faults: Mutex::default(),
+    });
+    Router::new()
+        .route("/v1/recommenders", post(create).get(list))
+        .route("/v1/recommenders/{id}", get(get_one).put(update).delete(delete))
+        .route("/_emulator/configurations", get(admin_configurations))
+        .route("/_emulator/calls", get(admin_calls))
+        .route("/_emulator/faults", post(admin_add_fault).delete(admin_clear_faults).get(admin_faults))
+        .route("/_emulator/reset", post(admin_reset))
+        .with_state(state)
+}
+
+/// Binds `addr` and serves in the background; returns the bound address (for port 0).
+pub async fn spawn(addr: SocketAddr, settings: Settings) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router(settings)).await {
+            tracing::error!(error = %e, "emulator server stopped");
+        }
+    });
+    Ok(bound)
+}
+
+/// An AWS-style error response: the type in `x-amzn-ErrorType` (which the SDKs read first) and
+/// in the body's `__type`, with `Message` and `RequestID`.
+fn aws_error(status: StatusCode, error_type: &str, message: impl Into<String>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = json!({ "Message": message.into(), "RequestID": request_id, "__type": error_type });
+    (
+        status,
+        [("x-amzn-errortype", error_type.to_owned()), ("x-amzn-requestid", request_id)],
+        Json(body),
+    )
+        .into_response()
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    aws_error(StatusCode::BAD_REQUEST, "BadRequestException", message)
+}
+
+fn not_found(id: &str) -> Response {
+    aws_error(StatusCode::NOT_FOUND, "NotFoundException", format!("Recommender configuration {id} not found"))
+}
+
+/// Everything a Pinpoint call goes through before its handler: call counting, faults and
+/// authentication. Returns the caller's Region, or the response to send instead.
+async fn admit(
+    state: &Shared,
+    operation: &'static str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, Response> {
+    let fault = {
+        let mut faults = state.faults.lock().await;
+        faults.count_call(operation);
+        faults.take(operation)
+    };
+    if let Some(fault) = fault {
+        if let Some(ms) = fault.latency_ms {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if let Some(response) = fault.response() {
+            return Err(response);
+        }
+    }
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    sigv4::verify(method, path_and_query, headers, body, |key| state.settings.credentials.get(key).cloned())
+        .map(|scope| scope.region)
+        .map_err(|e| aws_error(StatusCode::FORBIDDEN, e.error_type(), e.message()))
+}
+
+fn parse_body(body: &[u8]) -> Result<ConfigurationBody, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("The request body is not a valid recommender configuration: {e}")))
+}
+
+fn validated(body: &[u8], region: &str) -> Result<ConfigurationBody, Response> {
+    let configuration = parse_body(body)?;
+    let problems = rules::check(&configuration, region);
+    if problems.is_empty() { Ok(configuration) } else { Err(bad_request(problems.join("; "))) }
+}
+
+async fn create(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    const OP: &str = "CreateRecommenderConfiguration";
+    let region = match admit(&state, OP, &method, &uri, &headers, &body).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let configuration = match validated(&body, &region) {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let mut store = state.store.lock().await;
+    if store.count(&region) >= state.settings.max_configurations {
+        return bad_request(format!(
+            "Exceeded the limit of {} recommender configurations for this account in {region}",
+            state.settings.max_configurations
+        ));
+    }
+    let stored = store.insert(&region, configuration);
+    (StatusCode::CREATED, Json(stored.response())).into_response()
+}
+
+async fn get_one(State(state): State<AppState>, Path(id): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    const OP: &str = "GetRecommenderConfiguration";
+    let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    match state.store.lock().await.get(&region, &id) {
+        Some(stored) => Json(stored.response()).into_response(),
+        None => not_found(&id),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    #[serde(rename = "page-size")]
+    page_size: Option<String>,
+    token: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    const OP: &str = "GetRecommenderConfigurations";
+    let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let page_size = match query.page_size.as_deref().map(str::parse::<usize>) {
+        None => 20,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => return bad_request("page-size must be a number from 1 to 100"),
+    };
+    let start = match query.token.as_deref().map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return bad_request("The pagination token is invalid"),
+    };
+    let store = state.store.lock().await;
+    let all = store.in_region(&region);
+    let items: Vec<_> = all.iter().skip(start).take(page_size).map(|s| s.response()).collect();
+    let mut body = json!({ "Item": items });
+    if start + page_size < all.len() {
+        body["NextToken"] = json!((start + page_size).to_string());
+    }
+    Json(body).into_response()
+}
+
+async fn update(State(state): State<AppState>, Path(id): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    const OP: &str = "UpdateRecommenderConfiguration";
+    let region = match admit(&state, OP, &method, &uri, &headers, &body).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let configuration = match validated(&body, &region) {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    match state.store.lock().await.replace(&region, &id, configuration) {
+        Some(stored) => Json(stored.response()).into_response(),
+        None => not_found(&id),
+    }
+}
+
+async fn delete(State(state): State<AppState>, Path(id): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    const OP: &str = "DeleteRecommenderConfiguration";
+    let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    match state.store.lock().await.remove(&region, &id) {
+        Some(stored) => Json(stored.response()).into_response(),
+        None => not_found(&id),
+    }
+}
+
+async fn admin_configurations(State(state): State<AppState>) -> Response {
+    Json(state.store.lock().await.all()).into_response()
+}
+
+async fn admin_calls(State(state): State<AppState>) -> Response {
+    Json(state.faults.lock().await.calls().clone()).into_response()
+}
+
+async fn admin_add_fault(State(state): State<AppState>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Fault>(&body) {
+        Ok(fault) => {
+            state.faults.lock().await.add(fault);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("bad fault: {e}")).into_response(),
+    }
+}
+
+async fn admin_faults(State(state): State<AppState>) -> Response {
+    Json(state.faults.lock().await.pending().to_vec()).into_response()
+}
+
+async fn admin_clear_faults(State(state): State<AppState>) -> Response {
+    state.faults.lock().await.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_reset(State(state): State<AppState>) -> Response {
+    *state.store.lock().await = store::Store::default();
+    *state.faults.lock().await = faults::Faults::default();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A response whose body breaks off: the client sees the connection drop mid-response.
+fn dropped_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: dropped connection"))
+    });
+    (StatusCode::OK, [("content-length", "1024")], Body::from_stream(stream)).into_response()
+}

@@ -1,0 +1,100 @@
+//! The recommender configuration a valid spec asks for: pure data, compared field for field with
+//! what Pinpoint holds to decide whether an update is due.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    api::{Identifier, RecommenderModelSpec},
+    validation::{ATTRIBUTE_PREFIX, bare_attribute_name},
+};
+
+/// Pinpoint's `RecommendationProviderIdType` values.
+pub const ENDPOINT_ID: &str = "PINPOINT_ENDPOINT_ID";
+pub const USER_ID: &str = "PINPOINT_USER_ID";
+
+/// A recommender configuration as Pinpoint stores it, every optional field spelled out, so that
+/// "what we want" and "what Pinpoint has" compare with `==`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RecommenderConfig {
+    pub name: String,
+    pub description: Option<String>,
+    /// `RecommendationProviderUri`: the Personalize campaign ARN.
+    pub campaign_arn: String,
+    /// `RecommendationProviderRoleArn`.
+    pub role_arn: String,
+    /// `RecommendationProviderIdType`.
+    pub id_type: String,
+    /// `RecommendationTransformerUri`: the Lambda name or ARN.
+    pub lambda: Option<String>,
+    /// `RecommendationsDisplayName`.
+    pub display_name: Option<String>,
+    pub recommendations_per_message: i32,
+    /// `Attributes`: `Recommendations.NAME` -> display name. Empty without a Lambda.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The configuration for a spec that passed validation. `role_arn` is the role in use (the
+/// spec's, or one the operator manages).
+pub fn desired_configuration(
+    spec: &RecommenderModelSpec,
+    object_name: &str,
+    role_arn: &str,
+) -> RecommenderConfig {
+    let (lambda, display_name, attributes) = match (&spec.processing.lambda, &spec.processing.model_value) {
+        (Some(lambda), _) => (
+            Some(lambda.function.clone()),
+            None,
+            lambda
+                .attributes
+                .iter()
+                .map(|a| {
+                    (
+                        format!("{ATTRIBUTE_PREFIX}{}", bare_attribute_name(&a.name)),
+                        a.display_name.clone(),
+                    )
+                })
+                .collect(),
+        ),
+        (None, Some(model_value)) => (None, Some(model_value.display_name.clone()), BTreeMap::new()),
+        (None, None) => (None, None, BTreeMap::new()),
+    };
+    RecommenderConfig {
+        name: spec.model_name(object_name).to_owned(),
+        // Pinpoint cannot tell an empty description from none.
+        description: spec.description.clone().filter(|d| !d.is_empty()),
+        campaign_arn: spec.campaign_arn.clone(),
+        role_arn: role_arn.to_owned(),
+        id_type: match spec.identifier {
+            Identifier::EndpointId => ENDPOINT_ID,
+            Identifier::UserId => USER_ID,
+        }
+        .to_owned(),
+        lambda,
+        display_name,
+        recommendations_per_message: spec.recommendations_per_message,
+        attributes,
+    }
+}
+
+/// The names of the fields in which `actual` differs from `desired`, for events and logs.
+pub fn differences(desired: &RecommenderConfig, actual: &RecommenderConfig) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    let mut note = |differs: bool, name: &'static str| {
+        if differs {
+            fields.push(name);
+        }
+    };
+    note(desired.name != actual.name, "Name");
+    note(desired.description != actual.description, "Description");
+    note(desired.campaign_arn != actual.campaign_arn, "RecommendationProviderUri");
+    note(desired.role_arn != actual.role_arn, "RecommendationProviderRoleArn");
+    note(desired.id_type != actual.id_type, "RecommendationProviderIdType");
+    note(desired.lambda != actual.lambda, "RecommendationTransformerUri");
+    note(desired.display_name != actual.display_name, "RecommendationsDisplayName");
+    note(
+        desired.recommendations_per_message != actual.recommendations_per_message,
+        "RecommendationsPerMessage",
+    );
+    note(desired.attributes != actual.attributes, "Attributes");
+    fields
+}

@@ -1,0 +1,134 @@
+use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
+
+use clap::{Parser, Subcommand};
+use kube::CustomResourceExt;
+use recommender_operator::{
+    api::RecommenderModel,
+    files, http,
+    pinpoint::SdkPinpoint,
+    reconciler::{self, Context, Settings},
+    telemetry::{self, LogFormat, Metrics},
+};
+
+/// A Kubernetes operator for Amazon Pinpoint recommender models.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller.
+    Run(RunArgs),
+    /// Print the CustomResourceDefinition as YAML.
+    Crd,
+    /// Check RecommenderModels in YAML files offline, with the controller's rules.
+    Validate {
+        /// Files with one or more YAML documents; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Pinpoint endpoint to use instead of AWS's (an emulator, or a successor service).
+    #[arg(long, env = "AWS_ENDPOINT_URL_PINPOINT")]
+    pinpoint_endpoint_url: Option<String>,
+    /// Watch only this namespace (default: all).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// How many models are reconciled at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u16,
+    /// How often a published configuration is re-read from Pinpoint (e.g. 10m, 1h).
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    resync: Duration,
+    /// Address for /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
+    /// Address for /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8081")]
+    probe_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd => match serde_saphyr::to_string(&RecommenderModel::crd()) {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Validate { files } => validate(&files),
+        Command::Run(args) => {
+            telemetry::init_logging(args.log_format);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await?;
+    let pinpoint = SdkPinpoint::from_env(args.pinpoint_endpoint_url).await;
+    let metrics = Arc::new(Metrics::default());
+    let settings = Settings {
+        namespace: args.namespace,
+        concurrency: args.concurrency,
+        resync: args.resync,
+    };
+    let ctx = Arc::new(Context::new(client, pinpoint, metrics.clone(), settings));
+    let server = tokio::spawn(http::serve(args.metrics_addr, args.probe_addr, metrics));
+    tokio::select! {
+        result = reconciler::run(ctx) => result,
+        result = server => result?,
+    }
+}
+
+/// Exit 0: all valid; 1: any invalid; 2: a file could not be read or parsed.
+fn validate(paths: &[String]) -> ExitCode {
+    let mut invalid = false;
+    let mut unreadable = false;
+    for path in paths {
+        match files::read_input(path).and_then(|text| files::check_documents(&text)) {
+            Ok(findings) => {
+                for f in &findings {
+                    println!("{path}: {}: {}: {}", f.object, f.error.field, f.error.message);
+                }
+                invalid |= !findings.is_empty();
+            }
+            Err(e) => {
+                eprintln!("{path}: {e}");
+                unreadable = true;
+            }
+        }
+    }
+    match (unreadable, invalid) {
+        (true, _) => ExitCode::from(2),
+        (false, true) => ExitCode::from(1),
+        (false, false) => ExitCode::SUCCESS,
+    }
+}

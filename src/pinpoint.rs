@@ -1,0 +1,339 @@
+//! The one door to Amazon Pinpoint: a small trait the reconciler depends on, and its
+//! implementation over `aws-sdk-pinpoint`. Keeping the service behind this interface is what lets
+//! the operator outlive Pinpoint's end of support (point the endpoint elsewhere, or swap the
+//! implementation) and lets tests count and fake calls.
+
+use std::{collections::HashMap, future::Future, sync::Mutex, time::Duration};
+
+use aws_sdk_pinpoint::{
+    Client,
+    config::{Region, timeout::TimeoutConfig},
+    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    types::{
+        CreateRecommenderConfigurationShape, RecommenderConfigurationResponse,
+        UpdateRecommenderConfigurationShape,
+    },
+};
+
+use crate::desired::RecommenderConfig;
+
+/// A configuration as Pinpoint returned it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub id: String,
+    pub config: RecommenderConfig,
+    pub creation_date: String,
+    pub last_modified_date: String,
+}
+
+/// What kind of failure a Pinpoint call ended in; each maps to one condition reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinpointErrorKind {
+    /// 400 and other client errors: the request itself is wrong.
+    Rejected,
+    /// 403: the operator's credentials may not do this, or may not pass the role.
+    AccessDenied,
+    /// 404: no configuration with that ID.
+    NotFound,
+    /// 429.
+    Throttled,
+    /// 5xx, timeouts, refused or dropped connections.
+    Unavailable,
+}
+
+/// A failed Pinpoint call, with Pinpoint's own message.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("Pinpoint {operation} failed: {message}")]
+pub struct PinpointError {
+    pub kind: PinpointErrorKind,
+    pub operation: &'static str,
+    pub message: String,
+}
+
+/// The recommender-configuration operations the operator uses, per AWS Region.
+pub trait Pinpoint: Send + Sync + 'static {
+    fn create(
+        &self,
+        region: &str,
+        config: &RecommenderConfig,
+    ) -> impl Future<Output = Result<Published, PinpointError>> + Send;
+
+    /// `Ok(None)` when Pinpoint has no configuration with that ID.
+    fn get(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Published>, PinpointError>> + Send;
+
+    /// A full replace of the configuration.
+    fn update(
+        &self,
+        region: &str,
+        id: &str,
+        config: &RecommenderConfig,
+    ) -> impl Future<Output = Result<Published, PinpointError>> + Send;
+
+    /// `Ok(false)` when it was already gone.
+    fn delete(&self, region: &str, id: &str)
+    -> impl Future<Output = Result<bool, PinpointError>> + Send;
+}
+
+/// `Pinpoint` over `aws-sdk-pinpoint`, one client per Region, built on first use.
+pub struct SdkPinpoint {
+    base: aws_config::SdkConfig,
+    endpoint_url: Option<String>,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl SdkPinpoint {
+    /// Credentials come from `base` (the standard AWS chain); `endpoint_url` replaces Pinpoint's
+    /// public endpoint, for emulators and whatever succeeds Pinpoint.
+    pub fn new(base: aws_config::SdkConfig, endpoint_url: Option<String>) -> Self {
+        Self {
+            base,
+            endpoint_url,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Loads the standard AWS configuration chain (environment, profile, web identity, IMDS).
+    pub async fn from_env(endpoint_url: Option<String>) -> Self {
+        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(10))
+                    .operation_timeout(Duration::from_secs(30))
+                    .build(),
+            )
+            .load()
+            .await;
+        Self::new(base, endpoint_url)
+    }
+
+    fn client(&self, region: &str) -> Client {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let mut config = aws_sdk_pinpoint::config::Builder::from(&self.base)
+                    .region(Region::new(region.to_owned()));
+                if let Some(url) = &self.endpoint_url {
+                    config = config.endpoint_url(url);
+                }
+                Client::from_conf(config.build())
+            })
+            .clone()
+    }
+}
+
+impl Pinpoint for SdkPinpoint {
+    async fn create(&self, region: &str, config: &RecommenderConfig) -> Result<Published, PinpointError> {
+        const OP: &str = "CreateRecommenderConfiguration";
+        let shape = CreateRecommenderConfigurationShape::builder()
+            .set_name(Some(config.name.clone()))
+            .set_description(config.description.clone())
+            .recommendation_provider_uri(&config.campaign_arn)
+            .recommendation_provider_role_arn(&config.role_arn)
+            .recommendation_provider_id_type(&config.id_type)
+            .set_recommendation_transformer_uri(config.lambda.clone())
+            .set_recommendations_display_name(config.display_name.clone())
+            .recommendations_per_message(config.recommendations_per_message)
+            .set_attributes(attributes(config))
+            .build();
+        let output = self
+            .client(region)
+            .create_recommender_configuration()
+            .create_recommender_configuration(shape)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        published(OP, output.recommender_configuration_response())
+    }
+
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, PinpointError> {
+        const OP: &str = "GetRecommenderConfiguration";
+        match self
+            .client(region)
+            .get_recommender_configuration()
+            .recommender_id(id)
+            .send()
+            .await
+        {
+            Ok(output) => published(OP, output.recommender_configuration_response()).map(Some),
+            Err(e) => match classify(OP, e) {
+                e if e.kind == PinpointErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn update(
+        &self,
+        region: &str,
+        id: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, PinpointError> {
+        const OP: &str = "UpdateRecommenderConfiguration";
+        let shape = UpdateRecommenderConfigurationShape::builder()
+            .set_name(Some(config.name.clone()))
+            .set_description(config.description.clone())
+            .recommendation_provider_uri(&config.campaign_arn)
+            .recommendation_provider_role_arn(&config.role_arn)
+            .recommendation_provider_id_type(&config.id_type)
+            .set_recommendation_transformer_uri(config.lambda.clone())
+            .set_recommendations_display_name(config.display_name.clone())
+            .recommendations_per_message(config.recommendations_per_message)
+            .set_attributes(attributes(config))
+            .build();
+        let output = self
+            .client(region)
+            .update_recommender_configuration()
+            .recommender_id(id)
+            .update_recommender_configuration(shape)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        published(OP, output.recommender_configuration_response())
+    }
+
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, PinpointError> {
+        const OP: &str = "DeleteRecommenderConfiguration";
+        match self
+            .client(region)
+            .delete_recommender_configuration()
+            .recommender_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(OP, e) {
+                e if e.kind == PinpointErrorKind::NotFound => Ok(false),
+                e => Err(e),
+            },
+        }
+    }
+}
+
+fn attributes(config: &RecommenderConfig) -> Option<HashMap<String, String>> {
+    (!config.attributes.is_empty()).then(|| config.attributes.clone().into_iter().collect())
+}
+
+fn published(
+    operation: &'static str,
+    response: Option<&RecommenderConfigurationResponse>,
+) -> Result<Published, PinpointError> {
+    let malformed = |what: &str| PinpointError {
+        kind: PinpointErrorKind::Unavailable,
+        operation,
+        message: format!("the response has no {what}"),
+    };
+    let r = response.ok_or_else(|| malformed("body"))?;
+    Ok(Published {
+        id: r.id().ok_or_else(|| malformed("Id"))?.to_owned(),
+        creation_date: r.creation_date().unwrap_or_default().to_owned(),
+        last_modified_date: r.last_modified_date().unwrap_or_default().to_owned(),
+        config: RecommenderConfig {
+            name: r.name().unwrap_or_default().to_owned(),
+            description: r.description().filter(|d| !d.is_empty()).map(str::to_owned),
+            campaign_arn: r.recommendation_provider_uri().unwrap_or_default().to_owned(),
+            role_arn: r.recommendation_provider_role_arn().unwrap_or_default().to_owned(),
+            id_type: r
+                .recommendation_provider_id_type()
+                .unwrap_or(crate::desired::ENDPOINT_ID)
+                .to_owned(),
+            lambda: r.recommendation_transformer_uri().map(str::to_owned),
+            display_name: r.recommendations_display_name().map(str::to_owned),
+            recommendations_per_message: r.recommendations_per_message().unwrap_or(5),
+            attributes: r
+                .attributes()
+                .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        },
+    })
+}
+
+/// Maps an SDK error to a kind by the service's error code, falling back to the HTTP status.
+pub fn classify<E, R>(operation: &'static str, error: SdkError<E, R>) -> PinpointError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: HttpStatus + std::fmt::Debug,
+{
+    let (kind, message) = match &error {
+        SdkError::ServiceError(context) => {
+            let code = context.err().code().unwrap_or_default();
+            let kind = kind_for(code, context.raw().status_code());
+            let message = context
+                .err()
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{code} (HTTP {})", context.raw().status_code()));
+            (kind, message)
+        }
+        _ => (
+            PinpointErrorKind::Unavailable,
+            DisplayErrorContext(&error).to_string(),
+        ),
+    };
+    PinpointError {
+        kind,
+        operation,
+        message,
+    }
+}
+
+/// The kind for a service error code, or for the HTTP status when the code is unknown.
+pub fn kind_for(code: &str, status: u16) -> PinpointErrorKind {
+    match code {
+        "BadRequestException" | "MethodNotAllowedException" | "PayloadTooLargeException" => {
+            PinpointErrorKind::Rejected
+        }
+        "ForbiddenException" | "AccessDeniedException" => PinpointErrorKind::AccessDenied,
+        "NotFoundException" => PinpointErrorKind::NotFound,
+        "TooManyRequestsException" | "ThrottlingException" => PinpointErrorKind::Throttled,
+        "InternalServerErrorException" | "ServiceUnavailableException" => {
+            PinpointErrorKind::Unavailable
+        }
+        _ => match status {
+            403 => PinpointErrorKind::AccessDenied,
+            404 => PinpointErrorKind::NotFound,
+            429 => PinpointErrorKind::Throttled,
+            400..=499 => PinpointErrorKind::Rejected,
+            _ => PinpointErrorKind::Unavailable,
+        },
+    }
+}
+
+/// The HTTP status of a raw response, so `classify` works for any SDK response type.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_pinpoint::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_win_over_statuses() {
+        assert_eq!(kind_for("TooManyRequestsException", 400), PinpointErrorKind::Throttled);
+        assert_eq!(kind_for("BadRequestException", 500), PinpointErrorKind::Rejected);
+        assert_eq!(kind_for("ForbiddenException", 400), PinpointErrorKind::AccessDenied);
+        assert_eq!(kind_for("NotFoundException", 200), PinpointErrorKind::NotFound);
+        assert_eq!(kind_for("InternalServerErrorException", 400), PinpointErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn statuses_decide_unknown_codes() {
+        assert_eq!(kind_for("", 403), PinpointErrorKind::AccessDenied);
+        assert_eq!(kind_for("Weird", 404), PinpointErrorKind::NotFound);
+        assert_eq!(kind_for("", 429), PinpointErrorKind::Throttled);
+        assert_eq!(kind_for("", 413), PinpointErrorKind::Rejected);
+        assert_eq!(kind_for("", 502), PinpointErrorKind::Unavailable);
+        assert_eq!(kind_for("", 200), PinpointErrorKind::Unavailable);
+    }
+}

@@ -1,0 +1,543 @@
+//! The controller: one reconciler with a finalizer. `sync` is the pipeline (validate, build the
+//! desired configuration, publish, report) and needs only a `Pinpoint`, so it runs in tests
+//! without a cluster; the rest is the Kubernetes glue around it.
+
+use std::{
+    collections::HashMap,
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        Controller, PredicateConfig, WatchStreamExt,
+        controller::{Action, Config as ControllerConfig},
+        events::{Event as KubeEvent, EventType, Recorder, Reporter},
+        finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer},
+        reflector::{self, ObjectRef},
+        watcher,
+    },
+};
+use serde_json::json;
+use tracing::{Instrument, field, info, info_span, warn};
+
+use crate::{
+    api::{DeletionPolicy, FieldError, RecommenderModel, RecommenderModelStatus},
+    desired::{desired_configuration, differences},
+    pinpoint::{Pinpoint, PinpointError, PinpointErrorKind, Published},
+    status::{ConditionUpdate, PUBLISHED, READY, VALIDATED, reason, set_conditions},
+    telemetry::Metrics,
+    validation::{arn_region, validate},
+};
+
+/// Kept on every object whose configuration the operator may have to delete.
+pub const FINALIZER: &str = "pinpoint.recommenders.dev/configuration";
+/// The field manager for status patches and the events' reporting controller.
+pub const MANAGER: &str = "recommender-operator";
+
+/// Everything that can stop a model from being Ready; each variant is one condition reason.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the spec is invalid: {}", summarize(.0))]
+    InvalidSpec(Vec<FieldError>),
+    #[error(
+        "spec.role.create (automatically create a role) is not supported yet: create the role yourself and set spec.role.arn"
+    )]
+    RoleCreateNotSupported,
+    #[error("{0}")]
+    Rejected(PinpointError),
+    #[error("{0}")]
+    AccessDenied(PinpointError),
+    #[error("{0}")]
+    Throttled(PinpointError),
+    #[error("{0}")]
+    PinpointUnavailable(PinpointError),
+    #[error("Kubernetes API request failed: {0}")]
+    KubernetesError(#[source] kube::Error),
+    #[error("finalizer handling failed: {0}")]
+    FinalizerError(String),
+}
+
+impl Error {
+    /// The condition reason, the variant's name.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::InvalidSpec(_) => "InvalidSpec",
+            Error::RoleCreateNotSupported => "RoleCreateNotSupported",
+            Error::Rejected(_) => "Rejected",
+            Error::AccessDenied(_) => "AccessDenied",
+            Error::Throttled(_) => "Throttled",
+            Error::PinpointUnavailable(_) => "PinpointUnavailable",
+            Error::KubernetesError(_) => "KubernetesError",
+            Error::FinalizerError(_) => "FinalizerError",
+        }
+    }
+
+    /// Errors that only a change to the object can fix: no retry loop.
+    pub fn waits_for_change(&self) -> bool {
+        matches!(self, Error::InvalidSpec(_) | Error::RoleCreateNotSupported)
+    }
+}
+
+impl From<PinpointError> for Error {
+    fn from(e: PinpointError) -> Self {
+        match e.kind {
+            PinpointErrorKind::Rejected | PinpointErrorKind::NotFound => Error::Rejected(e),
+            PinpointErrorKind::AccessDenied => Error::AccessDenied(e),
+            PinpointErrorKind::Throttled => Error::Throttled(e),
+            PinpointErrorKind::Unavailable => Error::PinpointUnavailable(e),
+        }
+    }
+}
+
+fn summarize(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An event to publish about the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Note {
+    fn normal(reason: &'static str, message: String) -> Self {
+        Self {
+            warning: false,
+            reason,
+            message,
+        }
+    }
+
+    fn warning(reason: &'static str, message: String) -> Self {
+        Self {
+            warning: true,
+            reason,
+            message,
+        }
+    }
+}
+
+/// What one pass of `sync` decided: the status to record, the events to publish, and whether it
+/// ended well.
+#[derive(Debug)]
+pub struct Sync {
+    pub status: RecommenderModelStatus,
+    pub notes: Vec<Note>,
+    pub result: Result<(), Error>,
+}
+
+/// Brings Pinpoint in line with one model: validate, build the desired configuration, create or
+/// update it, and compute the status that reports it. Writes nothing to Kubernetes.
+pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Timestamp) -> Sync {
+    let generation = model.metadata.generation;
+    let current = model.status.clone().unwrap_or_default();
+    let mut status = current.clone();
+    status.observed_generation = generation;
+    let mut notes = Vec::new();
+
+    let result = publish(model, pinpoint, &mut status, &mut notes).await;
+    let updates = match &result {
+        Ok(()) => vec![
+            ConditionUpdate::new(VALIDATED, true, reason::VALID, "the spec passed every check"),
+            ConditionUpdate::new(
+                PUBLISHED,
+                true,
+                reason::PUBLISHED,
+                format!(
+                    "recommender configuration {} is published in {}",
+                    status.configuration_id.as_deref().unwrap_or_default(),
+                    status.region.as_deref().unwrap_or_default()
+                ),
+            ),
+            ConditionUpdate::new(READY, true, reason::READY, "the recommender model is ready to use in messages"),
+        ],
+        Err(e @ Error::InvalidSpec(_)) => {
+            let mut message = e.to_string();
+            if status.configuration_id.is_some() {
+                message.push_str(" (Pinpoint keeps the configuration published last)");
+            }
+            vec![
+                ConditionUpdate::new(VALIDATED, false, e.reason(), e.to_string()),
+                ConditionUpdate::new(PUBLISHED, false, reason::NOT_VALIDATED, "not published: the spec is invalid"),
+                ConditionUpdate::new(READY, false, e.reason(), message),
+            ]
+        }
+        Err(e) => vec![
+            ConditionUpdate::new(VALIDATED, true, reason::VALID, "the spec passed every check"),
+            ConditionUpdate::new(PUBLISHED, false, e.reason(), e.to_string()),
+            ConditionUpdate::new(READY, false, e.reason(), e.to_string()),
+        ],
+    };
+    status.conditions = set_conditions(&current.conditions, &updates, generation, now);
+
+    if let Err(e) = &result {
+        // Warn once per distinct problem, not on every retry.
+        let previous = crate::status::find(&current.conditions, READY);
+        let repeated = previous.is_some_and(|c| c.reason == e.reason() && c.message == e.to_string())
+            && current.observed_generation == generation;
+        if !repeated {
+            notes.push(Note::warning(e.reason(), e.to_string()));
+        }
+    }
+    Sync {
+        status,
+        notes,
+        result,
+    }
+}
+
+async fn publish<P: Pinpoint>(
+    model: &RecommenderModel,
+    pinpoint: &P,
+    status: &mut RecommenderModelStatus,
+    notes: &mut Vec<Note>,
+) -> Result<(), Error> {
+    let spec = &model.spec;
+    let object_name = model.name_any();
+    status.validation_errors = validate(spec, &object_name);
+    if !status.validation_errors.is_empty() {
+        return Err(Error::InvalidSpec(status.validation_errors.clone()));
+    }
+    let Some(role_arn) = spec.role.arn.as_deref() else {
+        return Err(Error::RoleCreateNotSupported);
+    };
+    // Validation guarantees a campaign ARN with a Region.
+    let region = arn_region(&spec.campaign_arn).unwrap_or_default().to_owned();
+    let desired = desired_configuration(spec, &object_name, role_arn);
+    status.role_arn = Some(role_arn.to_owned());
+
+    // A new campaign Region means a new home: Pinpoint configurations are regional.
+    if let (Some(id), Some(old_region)) = (&status.configuration_id, &status.region)
+        && *old_region != region
+    {
+        pinpoint.delete(old_region, id).await?;
+        notes.push(Note::normal(
+            "Moved",
+            format!("deleted configuration {id} in {old_region}: the campaign is now in {region}"),
+        ));
+        status.configuration_id = None;
+    }
+
+    let published = match status.configuration_id.clone() {
+        Some(id) => match pinpoint.get(&region, &id).await? {
+            Some(actual) if actual.config == desired => actual,
+            Some(actual) => {
+                let changed = differences(&desired, &actual.config).join(", ");
+                match pinpoint.update(&region, &id, &desired).await {
+                    Ok(p) => {
+                        notes.push(Note::normal("Updated", format!("updated configuration {id}: {changed}")));
+                        p
+                    }
+                    Err(e) if e.kind == PinpointErrorKind::NotFound => recreate(pinpoint, &region, &id, &desired, notes).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => recreate(pinpoint, &region, &id, &desired, notes).await?,
+        },
+        None => {
+            let p = pinpoint.create(&region, &desired).await?;
+            notes.push(Note::normal("Created", format!("created configuration {} in {region}", p.id)));
+            p
+        }
+    };
+    record(status, &region, published);
+    Ok(())
+}
+
+async fn recreate<P: Pinpoint>(
+    pinpoint: &P,
+    region: &str,
+    old_id: &str,
+    desired: &crate::desired::RecommenderConfig,
+    notes: &mut Vec<Note>,
+) -> Result<Published, Error> {
+    let p = pinpoint.create(region, desired).await?;
+    notes.push(Note::warning(
+        "Recreated",
+        format!("configuration {old_id} was deleted outside the operator; created {} in its place", p.id),
+    ));
+    Ok(p)
+}
+
+fn record(status: &mut RecommenderModelStatus, region: &str, published: Published) {
+    status.configuration_id = Some(published.id);
+    status.region = Some(region.to_owned());
+    status.creation_date = Some(published.creation_date).filter(|d| !d.is_empty());
+    status.last_modified_date = Some(published.last_modified_date).filter(|d| !d.is_empty());
+}
+
+/// Deletes the model's configuration when its policy says so. Reads only the status and the
+/// deletion policy, so a bad spec never blocks deletion.
+pub async fn delete_configuration<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P) -> Result<Note, Error> {
+    let status = model.status.clone().unwrap_or_default();
+    let Some(id) = status.configuration_id else {
+        return Ok(Note::normal("Deleted", "nothing was published; nothing to delete".to_owned()));
+    };
+    if model.spec.deletion_policy == DeletionPolicy::Retain {
+        return Ok(Note::normal(
+            "Retained",
+            format!("deletionPolicy is Retain: configuration {id} stays in Pinpoint"),
+        ));
+    }
+    let region = status
+        .region
+        .or_else(|| arn_region(&model.spec.campaign_arn).map(str::to_owned))
+        .unwrap_or_default();
+    let existed = pinpoint.delete(&region, &id).await?;
+    Ok(Note::normal(
+        "Deleted",
+        if existed {
+            format!("deleted configuration {id} in {region}")
+        } else {
+            format!("configuration {id} was already gone")
+        },
+    ))
+}
+
+/// Settings of the controller loop.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Watch one namespace, or all.
+    pub namespace: Option<String>,
+    pub concurrency: u16,
+    /// How often a published configuration is re-read from Pinpoint.
+    pub resync: Duration,
+}
+
+/// What every reconcile shares.
+pub struct Context<P> {
+    pub client: Client,
+    pub pinpoint: P,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    /// Consecutive failures per object, for exponential backoff.
+    failures: Mutex<HashMap<ObjectRef<RecommenderModel>, u32>>,
+    /// Configurations this process created whose ID is not yet in the object's status (the
+    /// status write failed): reused instead of creating a second one. Keyed by object UID.
+    unrecorded: Mutex<HashMap<String, (String, String)>>,
+}
+
+impl<P: Pinpoint> Context<P> {
+    pub fn new(client: Client, pinpoint: P, metrics: Arc<Metrics>, settings: Settings) -> Self {
+        let recorder = Recorder::new(client.clone(), Reporter::from(MANAGER));
+        Self {
+            client,
+            pinpoint,
+            recorder,
+            metrics,
+            settings,
+            failures: Mutex::default(),
+            unrecorded: Mutex::default(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn reconcile<P: Pinpoint>(model: Arc<RecommenderModel>, ctx: Arc<Context<P>>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_timer();
+    let namespace = model.namespace().unwrap_or_default();
+    let api: Api<RecommenderModel> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, model, |event| async {
+        match event {
+            FinalizerEvent::Apply(model) => apply(&model, &api, &ctx).await,
+            FinalizerEvent::Cleanup(model) => cleanup(&model, &api, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
+        FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => Error::KubernetesError(e),
+        other => Error::FinalizerError(other.to_string()),
+    })
+}
+
+async fn apply<P: Pinpoint>(model: &RecommenderModel, api: &Api<RecommenderModel>, ctx: &Context<P>) -> Result<Action, Error> {
+    let uid = model.uid().unwrap_or_default();
+    let mut model = model.clone();
+    let has_id = model.status.as_ref().is_some_and(|s| s.configuration_id.is_some());
+    if !has_id && let Some((region, id)) = lock(&ctx.unrecorded).get(&uid).cloned() {
+        let status = model.status.get_or_insert_with(Default::default);
+        status.configuration_id = Some(id);
+        status.region = Some(region);
+    }
+
+    let outcome = sync(&model, &ctx.pinpoint, Timestamp::now()).await;
+    publish_notes(&model, &outcome.notes, ctx).await;
+    if outcome.status.configuration_id.is_some() && !has_id {
+        let entry = (
+            outcome.status.region.clone().unwrap_or_default(),
+            outcome.status.configuration_id.clone().unwrap_or_default(),
+        );
+        lock(&ctx.unrecorded).insert(uid.clone(), entry);
+    }
+    if model.status.as_ref() != Some(&outcome.status) {
+        patch_status(api, &model.name_any(), &outcome.status).await?;
+    }
+    lock(&ctx.unrecorded).remove(&uid);
+    ctx.metrics.observe_ready(&model, &outcome.status);
+
+    match outcome.result {
+        Ok(()) => Ok(Action::requeue(ctx.settings.resync)),
+        Err(e) if e.waits_for_change() => Ok(Action::await_change()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn cleanup<P: Pinpoint>(model: &RecommenderModel, api: &Api<RecommenderModel>, ctx: &Context<P>) -> Result<Action, Error> {
+    let mut model = model.clone();
+    let uid = model.uid().unwrap_or_default();
+    let unrecorded = lock(&ctx.unrecorded).get(&uid).cloned();
+    if let Some((region, id)) = unrecorded {
+        let status = model.status.get_or_insert_with(Default::default);
+        if status.configuration_id.is_none() {
+            status.configuration_id = Some(id);
+            status.region = Some(region);
+        }
+    }
+    match delete_configuration(&model, &ctx.pinpoint).await {
+        Ok(note) => {
+            publish_notes(&model, std::slice::from_ref(&note), ctx).await;
+            lock(&ctx.unrecorded).remove(&uid);
+            ctx.metrics.forget(&model);
+            Ok(Action::await_change())
+        }
+        Err(e) => {
+            // Say why deletion is held up; the finalizer stays until Pinpoint answers.
+            let mut status = model.status.clone().unwrap_or_default();
+            let update = ConditionUpdate::new(READY, false, e.reason(), format!("deleting the configuration failed: {e}"));
+            status.conditions = set_conditions(&status.conditions, &[update], model.metadata.generation, Timestamp::now());
+            if model.status.as_ref() != Some(&status) {
+                patch_status(api, &model.name_any(), &status).await?;
+            }
+            publish_notes(&model, &[Note::warning(e.reason(), format!("deleting the configuration failed: {e}"))], ctx).await;
+            Err(e)
+        }
+    }
+}
+
+async fn patch_status(api: &Api<RecommenderModel>, name: &str, status: &RecommenderModelStatus) -> Result<(), Error> {
+    let patch = json!({
+        "apiVersion": RecommenderModel::api_version(&()),
+        "kind": RecommenderModel::kind(&()),
+        "status": status,
+    });
+    api.patch_status(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
+        .await
+        .map_err(Error::KubernetesError)?;
+    Ok(())
+}
+
+async fn publish_notes<P: Pinpoint>(model: &RecommenderModel, notes: &[Note], ctx: &Context<P>) {
+    let reference = model.object_ref(&());
+    for note in notes {
+        let event = KubeEvent {
+            type_: if note.warning { EventType::Warning } else { EventType::Normal },
+            reason: note.reason.to_owned(),
+            note: Some(note.message.chars().take(1000).collect()),
+            action: note.reason.to_owned(),
+            secondary: None,
+        };
+        // Events are best effort: a lost event must not fail the reconcile.
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            warn!(error = %e, reason = note.reason, "could not publish event");
+        }
+    }
+}
+
+fn error_policy<P: Pinpoint>(model: Arc<RecommenderModel>, error: &Error, ctx: Arc<Context<P>>) -> Action {
+    let key = ObjectRef::from_obj(&*model);
+    let attempt = {
+        let mut failures = lock(&ctx.failures);
+        let n = failures.entry(key).or_insert(0);
+        *n += 1;
+        *n
+    };
+    ctx.metrics.reconcile_failure(error.reason());
+    let delay = backoff(attempt);
+    warn!(error = %error, reason = error.reason(), attempt, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Exponential backoff from 1 s to 5 min with ±20% jitter, so retries of many objects spread out.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_secs(1).saturating_mul(1 << attempt.saturating_sub(1).min(9));
+    let capped = base.min(Duration::from_secs(300));
+    capped.mul_f64(rand::random_range(0.8..1.2))
+}
+
+/// Reconcile only when something the reconciler acts on changed: the spec (generation), the
+/// deletion mark, or the finalizers. Our own status writes do not come back as work.
+fn relevant_change(model: &RecommenderModel) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    model.metadata.generation.hash(&mut hasher);
+    model.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    model.metadata.finalizers.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// Runs the controller until SIGTERM or Ctrl-C.
+pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
+    let api: Api<RecommenderModel> = match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    // Fail fast with a clear message when the CRD is missing or RBAC forbids listing.
+    api.list(&kube::api::ListParams::default().limit(1)).await.map_err(|e| {
+        anyhow::anyhow!("cannot list RecommenderModels ({e}); is the CRD installed (kubectl apply -f crds/) and may the operator list them?")
+    })?;
+    ctx.metrics.set_ready(true);
+
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(relevant_change, PredicateConfig::default());
+    let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
+    info!(namespace = ?ctx.settings.namespace, concurrency = ctx.settings.concurrency, "controller started");
+    Controller::for_stream(stream, reader)
+        .with_config(config)
+        .shutdown_on_signal()
+        .run(
+            |model, ctx: Arc<Context<P>>| {
+                let span = info_span!("reconcile", object = %ObjectRef::from_obj(&*model), reason = field::Empty);
+                async move {
+                    let key = ObjectRef::from_obj(&*model);
+                    let result = reconcile(model, ctx.clone()).await;
+                    match &result {
+                        Ok(_) => {
+                            lock(&ctx.failures).remove(&key);
+                            ctx.metrics.reconcile_success();
+                        }
+                        Err(e) => {
+                            tracing::Span::current().record("reason", e.reason());
+                        }
+                    }
+                    result
+                }
+                .instrument(span)
+            },
+            error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()))
+        .await;
+    info!("controller stopped");
+    Ok(())
+}

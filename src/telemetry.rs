@@ -1,0 +1,222 @@
+//! Logs and metrics. Metric names follow controller-runtime's, so existing operator dashboards
+//! work unchanged.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
+
+use kube::ResourceExt;
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use tracing_subscriber::{EnvFilter, prelude::*};
+
+use crate::{
+    api::{RecommenderModel, RecommenderModelStatus},
+    status::{READY, find},
+};
+
+const CONTROLLER: &str = "recommendermodel";
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr at the level `RUST_LOG` asks for (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // A second init (tests) keeps the first subscriber.
+    let _ = result;
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabels {
+    controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    controller: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReadyLabels {
+    ready: &'static str,
+    reason: String,
+}
+
+/// The operator's metrics and readiness.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_total: Family<ResultLabels, Counter>,
+    reconcile_errors: Family<ControllerLabels, Counter>,
+    reconcile_errors_by_reason: Family<ReasonLabels, Counter>,
+    reconcile_time: Family<ControllerLabels, Histogram>,
+    models: Family<ReadyLabels, Gauge>,
+    /// Each model's (Ready status, reason), to keep the gauge exact.
+    model_states: Mutex<HashMap<String, (&'static str, String)>>,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let reconcile_total = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_reconcile",
+            "Total number of reconciliations per controller",
+            reconcile_total.clone(),
+        );
+        let reconcile_errors = Family::<ControllerLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_reconcile_errors",
+            "Total number of reconciliation errors per controller",
+            reconcile_errors.clone(),
+        );
+        let reconcile_errors_by_reason = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "recommender_operator_reconcile_errors_by_reason",
+            "Reconciliation errors by condition reason",
+            reconcile_errors_by_reason.clone(),
+        );
+        let reconcile_time = Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+        });
+        registry.register(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            reconcile_time.clone(),
+        );
+        let models = Family::<ReadyLabels, Gauge>::default();
+        registry.register(
+            "recommender_operator_models",
+            "RecommenderModels by Ready status and reason",
+            models.clone(),
+        );
+        Self {
+            registry,
+            reconcile_total,
+            reconcile_errors,
+            reconcile_errors_by_reason,
+            reconcile_time,
+            models,
+            model_states: Mutex::default(),
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Observes the reconcile's duration when dropped.
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    start: Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .reconcile_time
+            .get_or_create(&ControllerLabels { controller: CONTROLLER })
+            .observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+impl Metrics {
+    pub fn reconcile_timer(&self) -> ReconcileTimer<'_> {
+        ReconcileTimer {
+            metrics: self,
+            start: Instant::now(),
+        }
+    }
+
+    pub fn reconcile_success(&self) {
+        self.reconcile_total
+            .get_or_create(&ResultLabels { controller: CONTROLLER, result: "success" })
+            .inc();
+    }
+
+    pub fn reconcile_failure(&self, reason: &str) {
+        self.reconcile_total
+            .get_or_create(&ResultLabels { controller: CONTROLLER, result: "error" })
+            .inc();
+        self.reconcile_errors
+            .get_or_create(&ControllerLabels { controller: CONTROLLER })
+            .inc();
+        self.reconcile_errors_by_reason
+            .get_or_create(&ReasonLabels { reason: reason.to_owned() })
+            .inc();
+    }
+
+    /// Records a model's Ready condition for the models gauge.
+    pub fn observe_ready(&self, model: &RecommenderModel, status: &RecommenderModelStatus) {
+        let state = match find(&status.conditions, READY) {
+            Some(c) if c.status == "True" => ("True", c.reason.clone()),
+            Some(c) => ("False", c.reason.clone()),
+            None => ("Unknown", String::new()),
+        };
+        let key = key(model);
+        let mut states = self.model_states.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = states.insert(key, state.clone()) {
+            self.models.get_or_create(&ReadyLabels { ready: old.0, reason: old.1 }).dec();
+        }
+        self.models.get_or_create(&ReadyLabels { ready: state.0, reason: state.1 }).inc();
+    }
+
+    /// Drops a deleted model from the gauge.
+    pub fn forget(&self, model: &RecommenderModel) {
+        let mut states = self.model_states.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = states.remove(&key(model)) {
+            self.models.get_or_create(&ReadyLabels { ready: old.0, reason: old.1 }).dec();
+        }
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn key(model: &RecommenderModel) -> String {
+    format!("{}/{}", model.namespace().unwrap_or_default(), model.name_any())
+}
