@@ -98,3 +98,65 @@ pub fn differences(desired: &RecommenderConfig, actual: &RecommenderConfig) -> V
     note(desired.attributes != actual.attributes, "Attributes");
     fields
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Attribute, LambdaProcessing, ModelValue, Processing, RoleSource};
+
+    fn spec(processing: Processing) -> RecommenderModelSpec {
+        RecommenderModelSpec {
+            name: None,
+            description: Some(String::new()),
+            role: RoleSource { arn: Some("arn:aws:iam::123456789012:role/R".into()), create: None },
+            campaign_arn: "arn:aws:personalize:us-east-1:123456789012:campaign/movies".into(),
+            identifier: Identifier::UserId,
+            recommendations_per_message: 2,
+            processing,
+            deletion_policy: Default::default(),
+        }
+    }
+
+    #[test]
+    fn model_value_maps_to_display_name_and_no_attributes() {
+        let s = spec(Processing { model_value: Some(ModelValue { display_name: "Top".into() }), lambda: None });
+        let c = desired_configuration(&s, "movie-recs", "arn:aws:iam::123456789012:role/R");
+        assert_eq!(c.name, "movie-recs");
+        assert_eq!(c.description, None, "an empty description is not sent");
+        assert_eq!(c.id_type, USER_ID);
+        assert_eq!(c.display_name.as_deref(), Some("Top"));
+        assert_eq!(c.lambda, None);
+        assert!(c.attributes.is_empty());
+        assert_eq!(c.recommendations_per_message, 2);
+    }
+
+    #[test]
+    fn lambda_attributes_are_sent_with_one_prefix() {
+        let s = spec(Processing {
+            model_value: None,
+            lambda: Some(LambdaProcessing {
+                function: "enrich".into(),
+                attributes: vec![
+                    Attribute { name: "Title".into(), display_name: "Movie title".into() },
+                    Attribute { name: "Recommendations.Poster".into(), display_name: "Poster".into() },
+                ],
+            }),
+        });
+        let c = desired_configuration(&s, "x", "arn:aws:iam::123456789012:role/R");
+        assert_eq!(c.lambda.as_deref(), Some("enrich"));
+        assert_eq!(c.display_name, None);
+        let keys: Vec<&str> = c.attributes.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["Recommendations.Poster", "Recommendations.Title"]);
+    }
+
+    #[test]
+    fn differences_name_the_changed_fields() {
+        let s = spec(Processing { model_value: Some(ModelValue { display_name: "Top".into() }), lambda: None });
+        let a = desired_configuration(&s, "x", "r");
+        let mut b = a.clone();
+        b.display_name = Some("Other".into());
+        b.recommendations_per_message = 5;
+        assert_eq!(differences(&a, &b), ["RecommendationsDisplayName", "RecommendationsPerMessage"]);
+        assert!(differences(&a, &a).is_empty());
+    }
+}
