@@ -536,7 +536,13 @@ pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
             error_policy,
             ctx.clone(),
         )
-        .for_each(|_| futures::future::ready(()))
+        .for_each(|result| {
+            match result {
+                Ok((object, _)) => tracing::debug!(%object, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile failed"),
+            }
+            futures::future::ready(())
+        })
         .await;
     info!("controller stopped");
     Ok(())

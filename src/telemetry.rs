@@ -3,6 +3,7 @@
 
 use std::{
     collections::HashMap,
+    io::IsTerminal,
     sync::{
         Mutex,
         atomic::{AtomicBool, Ordering},
@@ -38,7 +39,11 @@ pub fn init_logging(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

@@ -1,0 +1,228 @@
+//! End to end, the way users run it: a real kube-apiserver and etcd with RBAC on, real
+//! `kubectl`, the real operator binary and the real emulator binary as processes.
+//!
+//! Needs the tools from `bash scripts/tools.sh` and `cargo build --workspace --bins`; a missing
+//! tool fails the test with that instruction.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{
+    cluster::{TestEnv, control_plane, text, wait_until},
+    table::cases,
+};
+
+fn model(name: &str, case: &str) -> Value {
+    let case = cases().into_iter().find(|c| c.name == case).unwrap_or_else(|| panic!("no table case {case:?}"));
+    let mut object = case.object;
+    object["metadata"]["name"] = json!(name);
+    object
+}
+
+fn status<'a>(object: &'a Value, field: &str) -> &'a Value {
+    &object["status"][field]
+}
+
+fn condition<'a>(object: &'a Value, type_: &str) -> &'a Value {
+    object["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
+        .unwrap_or(&Value::Null)
+}
+
+#[test]
+fn the_api_server_applies_the_validation_table() {
+    let plane = control_plane();
+    plane.install_crd();
+    let namespace = "e2e-validation-table";
+    let _ = plane.kubectl(&["create", "namespace", namespace]);
+    let mut failures = Vec::new();
+    for case in cases() {
+        let mut object = case.object.clone();
+        object["metadata"]["namespace"] = json!(namespace);
+        let out = plane.kubectl_stdin(&["create", "--dry-run=server", "-f", "-"], &object.to_string());
+        let stderr = text(&out.stderr);
+        match (case.cel_errors.is_empty(), out.status.success()) {
+            (true, true) => {}
+            (true, false) => failures.push(format!("{}: rejected, expected admitted:\n{stderr}", case.name)),
+            (false, true) => failures.push(format!("{}: admitted, expected rejected naming {:?}", case.name, case.cel_errors)),
+            (false, false) => {
+                for field in &case.cel_errors {
+                    if !stderr.contains(&format!("{field}:")) {
+                        failures.push(format!("{}: the server's message does not name {field}:\n{stderr}", case.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "the API server disagrees with the table:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn a_model_is_published_updated_in_place_and_deleted() {
+    let env = TestEnv::new("lifecycle");
+    env.apply_ok(&model("movie-recs", "model value, every field set"));
+    env.wait_condition("movie-recs", "Ready", 120);
+
+    let object = env.model("movie-recs");
+    let id = status(&object, "configurationId").as_str().expect("configuration ID in status").to_owned();
+    assert_eq!(status(&object, "region"), "us-east-1");
+    assert_eq!(status(&object, "observedGeneration"), 1);
+    assert_eq!(condition(&object, "Validated")["status"], "True");
+    assert_eq!(condition(&object, "Published")["status"], "True");
+    assert_eq!(
+        object["metadata"]["finalizers"],
+        json!(["pinpoint.recommenders.dev/configuration"])
+    );
+    let stored = env.configurations();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["id"], json!(id));
+    assert_eq!(
+        stored[0]["configuration"],
+        json!({
+            "Name": "movie-recs",
+            "Description": "Weekly picks",
+            "RecommendationProviderUri": "arn:aws:personalize:us-east-1:123456789012:campaign/movies",
+            "RecommendationProviderRoleArn": "arn:aws:iam::123456789012:role/PinpointPersonalize",
+            "RecommendationProviderIdType": "PINPOINT_ENDPOINT_ID",
+            "RecommendationsDisplayName": "Top movies",
+            "RecommendationsPerMessage": 3,
+        })
+    );
+    let printed = env.kubectl_ok(&["get", "recmodel", "movie-recs"]);
+    assert!(printed.contains(&id) && printed.contains("True") && printed.contains("Ready"), "{printed}");
+
+    // Edit the spec: the same configuration changes, and observedGeneration follows.
+    env.kubectl_ok(&["patch", "recmodel", "movie-recs", "--type=merge", "-p", r#"{"spec":{"description":"Fresh picks","identifier":"UserId"}}"#]);
+    env.wait_condition("movie-recs", "Ready", 120);
+    let object = env.model("movie-recs");
+    assert_eq!(status(&object, "observedGeneration"), 2);
+    assert_eq!(status(&object, "configurationId"), &json!(id));
+    let stored = env.configurations();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["configuration"]["Description"], "Fresh picks");
+    assert_eq!(stored[0]["configuration"]["RecommendationProviderIdType"], "PINPOINT_USER_ID");
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
+    assert_eq!(env.calls("UpdateRecommenderConfiguration"), 1);
+
+    let events = env.kubectl_ok(&["get", "events", "--field-selector", "involvedObject.name=movie-recs", "-o", "jsonpath={.items[*].reason}"]);
+    assert!(events.contains("Created") && events.contains("Updated"), "events: {events}");
+
+    // Delete (policy Delete): the configuration goes, then the object.
+    env.kubectl_ok(&["delete", "recmodel", "movie-recs", "--timeout=120s"]);
+    assert!(env.configurations().is_empty());
+    let gone = env.kubectl(&["get", "recmodel", "movie-recs"]);
+    assert!(!gone.status.success(), "the object is gone");
+}
+
+#[test]
+fn retain_leaves_the_configuration_in_pinpoint() {
+    let env = TestEnv::new("retain");
+    let mut object = model("kept", "lambda by ARN");
+    object["spec"]["deletionPolicy"] = json!("Retain");
+    env.apply_ok(&object);
+    env.wait_condition("kept", "Ready", 120);
+    let id = status(&env.model("kept"), "configurationId").clone();
+    env.kubectl_ok(&["delete", "recmodel", "kept", "--timeout=120s"]);
+    let stored = env.configurations();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["id"], id);
+    assert_eq!(env.calls("DeleteRecommenderConfiguration"), 0);
+}
+
+#[test]
+fn a_controller_only_check_reports_the_field_and_publishes_nothing() {
+    let env = TestEnv::new("controller-only");
+    let case = cases().into_iter().find(|c| !c.is_valid() && c.cel_errors.is_empty()).expect("a controller-only case");
+    let mut object = case.object.clone();
+    object["metadata"]["name"] = json!("frankfurt");
+    env.apply_ok(&object);
+    env.wait_condition("frankfurt", "Validated=false", 120);
+    let object = env.model("frankfurt");
+    let errors = status(&object, "validationErrors").as_array().cloned().unwrap_or_default();
+    let fields: Vec<&str> = errors.iter().filter_map(|e| e["field"].as_str()).collect();
+    let expected: Vec<&str> = case.errors.iter().map(String::as_str).collect();
+    assert_eq!(fields, expected);
+    assert!(errors.iter().all(|e| e["message"].as_str().is_some_and(|m| !m.is_empty())));
+    assert_eq!(condition(&object, "Validated")["reason"], "InvalidSpec");
+    assert_eq!(condition(&object, "Ready")["status"], "False");
+    assert_eq!(condition(&object, "Ready")["reason"], "InvalidSpec");
+    assert!(condition(&object, "Ready")["message"].as_str().unwrap_or_default().contains("spec.campaignArn"));
+    let events = env.kubectl_ok(&["get", "events", "--field-selector", "type=Warning", "-o", "jsonpath={.items[*].reason}"]);
+    assert!(events.contains("InvalidSpec"), "warning events: {events}");
+    assert!(env.configurations().is_empty());
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 0);
+
+    // Fixing the spec is all it takes.
+    env.kubectl_ok(&[
+        "patch",
+        "recmodel",
+        "frankfurt",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"campaignArn":"arn:aws:personalize:eu-west-1:123456789012:campaign/movies"}}"#,
+    ]);
+    env.wait_condition("frankfurt", "Ready", 120);
+    assert_eq!(status(&env.model("frankfurt"), "validationErrors"), &Value::Null);
+}
+
+fn wait_reason(env: &TestEnv, name: &str, reason: &str) {
+    let out = env.kubectl(&[
+        "wait",
+        &format!("--for=jsonpath={{.status.conditions[?(@.type==\"Ready\")].reason}}={reason}"),
+        &format!("recommendermodel/{name}"),
+        "--timeout=120s",
+    ]);
+    assert!(out.status.success(), "Ready never had reason {reason}:\n{}\n{:#}", text(&out.stderr), env.model(name));
+}
+
+#[test]
+fn pinpoint_faults_show_as_conditions_and_models_recover_by_themselves() {
+    let env = TestEnv::new("faults");
+    env.fault(json!({"operation": "CreateRecommenderConfiguration", "status": 429, "message": "Rate exceeded"}));
+    env.apply_ok(&model("busy", "model value, every field set"));
+    wait_reason(&env, "busy", "Throttled");
+    let object = env.model("busy");
+    assert_eq!(condition(&object, "Published")["reason"], "Throttled");
+    assert!(condition(&object, "Ready")["message"].as_str().unwrap_or_default().contains("Rate exceeded"));
+
+    env.clear_faults();
+    env.fault(json!({"operation": "CreateRecommenderConfiguration", "status": 500}));
+    wait_reason(&env, "busy", "PinpointUnavailable");
+
+    env.clear_faults();
+    env.wait_condition("busy", "Ready", 180);
+    assert_eq!(env.configurations().len(), 1, "exactly one configuration after the retries");
+}
+
+#[test]
+fn a_restarted_operator_makes_no_writes() {
+    let mut env = TestEnv::new("restart");
+    env.apply_ok(&model("first", "model value, every field set"));
+    env.apply_ok(&model("second", "lambda by name"));
+    env.wait_condition("first", "Ready", 120);
+    env.wait_condition("second", "Ready", 120);
+    let before: Vec<Value> = ["first", "second"].iter().map(|n| env.model(n)).collect();
+    let gets = env.calls("GetRecommenderConfiguration");
+    let creates = env.calls("CreateRecommenderConfiguration");
+
+    env.start_operator();
+    // Wait until the new process has re-read both configurations from Pinpoint.
+    wait_until(Duration::from_secs(120), "both models are re-verified", || {
+        env.calls("GetRecommenderConfiguration") >= gets + 2
+    });
+    // And until both reconciles have finished (a status write would come before this line).
+    for name in ["first", "second"] {
+        let needle = format!("reconciled object=RecommenderModel.v1alpha1.pinpoint.recommenders.dev/{name}.{}", env.namespace);
+        env.operator().wait_for_log(&needle, Duration::from_secs(60));
+    }
+    let after: Vec<Value> = ["first", "second"].iter().map(|n| env.model(n)).collect();
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b["metadata"]["resourceVersion"], a["metadata"]["resourceVersion"], "no write to {}", b["metadata"]["name"]);
+    }
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), creates);
+    assert_eq!(env.calls("UpdateRecommenderConfiguration"), 0);
+    assert_eq!(env.configurations().len(), 2);
+}
