@@ -40,24 +40,29 @@ pub fn desired_configuration(
     object_name: &str,
     role_arn: &str,
 ) -> RecommenderConfig {
-    let (lambda, display_name, attributes) = match (&spec.processing.lambda, &spec.processing.model_value) {
-        (Some(lambda), _) => (
-            Some(lambda.function.clone()),
-            None,
-            lambda
-                .attributes
-                .iter()
-                .map(|a| {
-                    (
-                        format!("{ATTRIBUTE_PREFIX}{}", bare_attribute_name(&a.name)),
-                        a.display_name.clone(),
-                    )
-                })
-                .collect(),
-        ),
-        (None, Some(model_value)) => (None, Some(model_value.display_name.clone()), BTreeMap::new()),
-        (None, None) => (None, None, BTreeMap::new()),
-    };
+    let (lambda, display_name, attributes) =
+        match (&spec.processing.lambda, &spec.processing.model_value) {
+            (Some(lambda), _) => (
+                Some(lambda.function.clone()),
+                None,
+                lambda
+                    .attributes
+                    .iter()
+                    .map(|a| {
+                        (
+                            format!("{ATTRIBUTE_PREFIX}{}", bare_attribute_name(&a.name)),
+                            a.display_name.clone(),
+                        )
+                    })
+                    .collect(),
+            ),
+            (None, Some(model_value)) => (
+                None,
+                Some(model_value.display_name.clone()),
+                BTreeMap::new(),
+            ),
+            (None, None) => (None, None, BTreeMap::new()),
+        };
     RecommenderConfig {
         name: spec.model_name(object_name).to_owned(),
         // Pinpoint cannot tell an empty description from none.
@@ -86,11 +91,26 @@ pub fn differences(desired: &RecommenderConfig, actual: &RecommenderConfig) -> V
     };
     note(desired.name != actual.name, "Name");
     note(desired.description != actual.description, "Description");
-    note(desired.campaign_arn != actual.campaign_arn, "RecommendationProviderUri");
-    note(desired.role_arn != actual.role_arn, "RecommendationProviderRoleArn");
-    note(desired.id_type != actual.id_type, "RecommendationProviderIdType");
-    note(desired.lambda != actual.lambda, "RecommendationTransformerUri");
-    note(desired.display_name != actual.display_name, "RecommendationsDisplayName");
+    note(
+        desired.campaign_arn != actual.campaign_arn,
+        "RecommendationProviderUri",
+    );
+    note(
+        desired.role_arn != actual.role_arn,
+        "RecommendationProviderRoleArn",
+    );
+    note(
+        desired.id_type != actual.id_type,
+        "RecommendationProviderIdType",
+    );
+    note(
+        desired.lambda != actual.lambda,
+        "RecommendationTransformerUri",
+    );
+    note(
+        desired.display_name != actual.display_name,
+        "RecommendationsDisplayName",
+    );
     note(
         desired.recommendations_per_message != actual.recommendations_per_message,
         "RecommendationsPerMessage",
@@ -108,7 +128,10 @@ mod tests {
         RecommenderModelSpec {
             name: None,
             description: Some(String::new()),
-            role: RoleSource { arn: Some("arn:aws:iam::123456789012:role/R".into()), create: None },
+            role: RoleSource {
+                arn: Some("arn:aws:iam::123456789012:role/R".into()),
+                create: None,
+            },
             campaign_arn: "arn:aws:personalize:us-east-1:123456789012:campaign/movies".into(),
             identifier: Identifier::UserId,
             recommendations_per_message: 2,
@@ -119,7 +142,12 @@ mod tests {
 
     #[test]
     fn model_value_maps_to_display_name_and_no_attributes() {
-        let s = spec(Processing { model_value: Some(ModelValue { display_name: "Top".into() }), lambda: None });
+        let s = spec(Processing {
+            model_value: Some(ModelValue {
+                display_name: "Top".into(),
+            }),
+            lambda: None,
+        });
         let c = desired_configuration(&s, "movie-recs", "arn:aws:iam::123456789012:role/R");
         assert_eq!(c.name, "movie-recs");
         assert_eq!(c.description, None, "an empty description is not sent");
@@ -137,8 +165,14 @@ mod tests {
             lambda: Some(LambdaProcessing {
                 function: "enrich".into(),
                 attributes: vec![
-                    Attribute { name: "Title".into(), display_name: "Movie title".into() },
-                    Attribute { name: "Recommendations.Poster".into(), display_name: "Poster".into() },
+                    Attribute {
+                        name: "Title".into(),
+                        display_name: "Movie title".into(),
+                    },
+                    Attribute {
+                        name: "Recommendations.Poster".into(),
+                        display_name: "Poster".into(),
+                    },
                 ],
             }),
         });
@@ -151,12 +185,20 @@ mod tests {
 
     #[test]
     fn differences_name_the_changed_fields() {
-        let s = spec(Processing { model_value: Some(ModelValue { display_name: "Top".into() }), lambda: None });
+        let s = spec(Processing {
+            model_value: Some(ModelValue {
+                display_name: "Top".into(),
+            }),
+            lambda: None,
+        });
         let a = desired_configuration(&s, "x", "r");
         let mut b = a.clone();
         b.display_name = Some("Other".into());
         b.recommendations_per_message = 5;
-        assert_eq!(differences(&a, &b), ["RecommendationsDisplayName", "RecommendationsPerMessage"]);
+        assert_eq!(
+            differences(&a, &b),
+            ["RecommendationsDisplayName", "RecommendationsPerMessage"]
+        );
         assert!(differences(&a, &a).is_empty());
     }
 }

@@ -53,15 +53,22 @@ pub fn check_documents(text: &str) -> Result<Vec<Finding>, ReadError> {
         }
         let object = format!(
             "{}/{}",
-            document.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or("default"),
-            document.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("<unnamed>"),
+            document
+                .pointer("/metadata/namespace")
+                .and_then(|v| v.as_str())
+                .unwrap_or("default"),
+            document
+                .pointer("/metadata/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("<unnamed>"),
         );
         match serde_path_to_error::deserialize::<_, RecommenderModel>(document) {
-            Ok(model) => findings.extend(
-                validate(&model.spec, &model.name_any())
-                    .into_iter()
-                    .map(|error| Finding { object: object.clone(), error }),
-            ),
+            Ok(model) => findings.extend(validate(&model.spec, &model.name_any()).into_iter().map(
+                |error| Finding {
+                    object: object.clone(),
+                    error,
+                },
+            )),
             Err(e) => findings.push(Finding {
                 object,
                 error: FieldError {

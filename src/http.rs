@@ -2,15 +2,23 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::{Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get};
+use axum::{
+    Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get,
+};
 use tokio::net::TcpListener;
 
 use crate::telemetry::Metrics;
 
 /// Serves `/metrics` on `metrics_addr` and `/healthz`, `/readyz` on `probe_addr` until the
 /// process ends.
-pub async fn serve(metrics_addr: SocketAddr, probe_addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
-    let metrics_app = Router::new().route("/metrics", get(render)).with_state(metrics.clone());
+pub async fn serve(
+    metrics_addr: SocketAddr,
+    probe_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
+    let metrics_app = Router::new()
+        .route("/metrics", get(render))
+        .with_state(metrics.clone());
     let probe_app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -27,7 +35,10 @@ pub async fn serve(metrics_addr: SocketAddr, probe_addr: SocketAddr, metrics: Ar
 
 async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         metrics.render(),
     )
 }
@@ -36,6 +47,9 @@ async fn readyz(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     if metrics.is_ready() {
         (StatusCode::OK, "ok")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: the controller has not started watching")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the controller has not started watching",
+        )
     }
 }

@@ -116,7 +116,10 @@ fn validate(paths: &[String]) -> ExitCode {
         match files::read_input(path).and_then(|text| files::check_documents(&text)) {
             Ok(findings) => {
                 for f in &findings {
-                    println!("{path}: {}: {}: {}", f.object, f.error.field, f.error.message);
+                    println!(
+                        "{path}: {}: {}: {}",
+                        f.object, f.error.field, f.error.message
+                    );
                 }
                 invalid |= !findings.is_empty();
             }

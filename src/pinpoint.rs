@@ -74,8 +74,11 @@ pub trait Pinpoint: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Published, PinpointError>> + Send;
 
     /// `Ok(false)` when it was already gone.
-    fn delete(&self, region: &str, id: &str)
-    -> impl Future<Output = Result<bool, PinpointError>> + Send;
+    fn delete(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, PinpointError>> + Send;
 }
 
 /// `Pinpoint` over `aws-sdk-pinpoint`, one client per Region, built on first use.
@@ -127,7 +130,11 @@ impl SdkPinpoint {
 }
 
 impl Pinpoint for SdkPinpoint {
-    async fn create(&self, region: &str, config: &RecommenderConfig) -> Result<Published, PinpointError> {
+    async fn create(
+        &self,
+        region: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, PinpointError> {
         const OP: &str = "CreateRecommenderConfiguration";
         let shape = CreateRecommenderConfigurationShape::builder()
             .set_name(Some(config.name.clone()))
@@ -235,8 +242,14 @@ fn published(
         config: RecommenderConfig {
             name: r.name().unwrap_or_default().to_owned(),
             description: r.description().filter(|d| !d.is_empty()).map(str::to_owned),
-            campaign_arn: r.recommendation_provider_uri().unwrap_or_default().to_owned(),
-            role_arn: r.recommendation_provider_role_arn().unwrap_or_default().to_owned(),
+            campaign_arn: r
+                .recommendation_provider_uri()
+                .unwrap_or_default()
+                .to_owned(),
+            role_arn: r
+                .recommendation_provider_role_arn()
+                .unwrap_or_default()
+                .to_owned(),
             id_type: r
                 .recommendation_provider_id_type()
                 .unwrap_or(crate::desired::ENDPOINT_ID)
@@ -320,11 +333,26 @@ mod tests {
 
     #[test]
     fn codes_win_over_statuses() {
-        assert_eq!(kind_for("TooManyRequestsException", 400), PinpointErrorKind::Throttled);
-        assert_eq!(kind_for("BadRequestException", 500), PinpointErrorKind::Rejected);
-        assert_eq!(kind_for("ForbiddenException", 400), PinpointErrorKind::AccessDenied);
-        assert_eq!(kind_for("NotFoundException", 200), PinpointErrorKind::NotFound);
-        assert_eq!(kind_for("InternalServerErrorException", 400), PinpointErrorKind::Unavailable);
+        assert_eq!(
+            kind_for("TooManyRequestsException", 400),
+            PinpointErrorKind::Throttled
+        );
+        assert_eq!(
+            kind_for("BadRequestException", 500),
+            PinpointErrorKind::Rejected
+        );
+        assert_eq!(
+            kind_for("ForbiddenException", 400),
+            PinpointErrorKind::AccessDenied
+        );
+        assert_eq!(
+            kind_for("NotFoundException", 200),
+            PinpointErrorKind::NotFound
+        );
+        assert_eq!(
+            kind_for("InternalServerErrorException", 400),
+            PinpointErrorKind::Unavailable
+        );
     }
 
     #[test]

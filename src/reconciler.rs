@@ -150,7 +150,12 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
     let result = publish(model, pinpoint, &mut status, &mut notes).await;
     let updates = match &result {
         Ok(()) => vec![
-            ConditionUpdate::new(VALIDATED, true, reason::VALID, "the spec passed every check"),
+            ConditionUpdate::new(
+                VALIDATED,
+                true,
+                reason::VALID,
+                "the spec passed every check",
+            ),
             ConditionUpdate::new(
                 PUBLISHED,
                 true,
@@ -161,7 +166,12 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
                     status.region.as_deref().unwrap_or_default()
                 ),
             ),
-            ConditionUpdate::new(READY, true, reason::READY, "the recommender model is ready to use in messages"),
+            ConditionUpdate::new(
+                READY,
+                true,
+                reason::READY,
+                "the recommender model is ready to use in messages",
+            ),
         ],
         Err(e @ Error::InvalidSpec(_)) => {
             let mut message = e.to_string();
@@ -170,12 +180,22 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
             }
             vec![
                 ConditionUpdate::new(VALIDATED, false, e.reason(), e.to_string()),
-                ConditionUpdate::new(PUBLISHED, false, reason::NOT_VALIDATED, "not published: the spec is invalid"),
+                ConditionUpdate::new(
+                    PUBLISHED,
+                    false,
+                    reason::NOT_VALIDATED,
+                    "not published: the spec is invalid",
+                ),
                 ConditionUpdate::new(READY, false, e.reason(), message),
             ]
         }
         Err(e) => vec![
-            ConditionUpdate::new(VALIDATED, true, reason::VALID, "the spec passed every check"),
+            ConditionUpdate::new(
+                VALIDATED,
+                true,
+                reason::VALID,
+                "the spec passed every check",
+            ),
             ConditionUpdate::new(PUBLISHED, false, e.reason(), e.to_string()),
             ConditionUpdate::new(READY, false, e.reason(), e.to_string()),
         ],
@@ -185,7 +205,8 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
     if let Err(e) = &result {
         // Warn once per distinct problem, not on every retry.
         let previous = crate::status::find(&current.conditions, READY);
-        let repeated = previous.is_some_and(|c| c.reason == e.reason() && c.message == e.to_string())
+        let repeated = previous
+            .is_some_and(|c| c.reason == e.reason() && c.message == e.to_string())
             && current.observed_generation == generation;
         if !repeated {
             notes.push(Note::warning(e.reason(), e.to_string()));
@@ -214,7 +235,9 @@ async fn publish<P: Pinpoint>(
         return Err(Error::RoleCreateNotSupported);
     };
     // Validation guarantees a campaign ARN with a Region.
-    let region = arn_region(&spec.campaign_arn).unwrap_or_default().to_owned();
+    let region = arn_region(&spec.campaign_arn)
+        .unwrap_or_default()
+        .to_owned();
     let desired = desired_configuration(spec, &object_name, role_arn);
     status.role_arn = Some(role_arn.to_owned());
 
@@ -237,10 +260,15 @@ async fn publish<P: Pinpoint>(
                 let changed = differences(&desired, &actual.config).join(", ");
                 match pinpoint.update(&region, &id, &desired).await {
                     Ok(p) => {
-                        notes.push(Note::normal("Updated", format!("updated configuration {id}: {changed}")));
+                        notes.push(Note::normal(
+                            "Updated",
+                            format!("updated configuration {id}: {changed}"),
+                        ));
                         p
                     }
-                    Err(e) if e.kind == PinpointErrorKind::NotFound => recreate(pinpoint, &region, &id, &desired, notes).await?,
+                    Err(e) if e.kind == PinpointErrorKind::NotFound => {
+                        recreate(pinpoint, &region, &id, &desired, notes).await?
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -248,7 +276,10 @@ async fn publish<P: Pinpoint>(
         },
         None => {
             let p = pinpoint.create(&region, &desired).await?;
-            notes.push(Note::normal("Created", format!("created configuration {} in {region}", p.id)));
+            notes.push(Note::normal(
+                "Created",
+                format!("created configuration {} in {region}", p.id),
+            ));
             p
         }
     };
@@ -266,7 +297,10 @@ async fn recreate<P: Pinpoint>(
     let p = pinpoint.create(region, desired).await?;
     notes.push(Note::warning(
         "Recreated",
-        format!("configuration {old_id} was deleted outside the operator; created {} in its place", p.id),
+        format!(
+            "configuration {old_id} was deleted outside the operator; created {} in its place",
+            p.id
+        ),
     ));
     Ok(p)
 }
@@ -280,10 +314,16 @@ fn record(status: &mut RecommenderModelStatus, region: &str, published: Publishe
 
 /// Deletes the model's configuration when its policy says so. Reads only the status and the
 /// deletion policy, so a bad spec never blocks deletion.
-pub async fn delete_configuration<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P) -> Result<Note, Error> {
+pub async fn delete_configuration<P: Pinpoint>(
+    model: &RecommenderModel,
+    pinpoint: &P,
+) -> Result<Note, Error> {
     let status = model.status.clone().unwrap_or_default();
     let Some(id) = status.configuration_id else {
-        return Ok(Note::normal("Deleted", "nothing was published; nothing to delete".to_owned()));
+        return Ok(Note::normal(
+            "Deleted",
+            "nothing was published; nothing to delete".to_owned(),
+        ));
     };
     if model.spec.deletion_policy == DeletionPolicy::Retain {
         return Ok(Note::normal(
@@ -349,7 +389,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn reconcile<P: Pinpoint>(model: Arc<RecommenderModel>, ctx: Arc<Context<P>>) -> Result<Action, Error> {
+async fn reconcile<P: Pinpoint>(
+    model: Arc<RecommenderModel>,
+    ctx: Arc<Context<P>>,
+) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile_timer();
     let namespace = model.namespace().unwrap_or_default();
     let api: Api<RecommenderModel> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -362,15 +405,24 @@ async fn reconcile<P: Pinpoint>(model: Arc<RecommenderModel>, ctx: Arc<Context<P
     .await
     .map_err(|e| match e {
         FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
-        FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => Error::KubernetesError(e),
+        FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => {
+            Error::KubernetesError(e)
+        }
         other => Error::FinalizerError(other.to_string()),
     })
 }
 
-async fn apply<P: Pinpoint>(model: &RecommenderModel, api: &Api<RecommenderModel>, ctx: &Context<P>) -> Result<Action, Error> {
+async fn apply<P: Pinpoint>(
+    model: &RecommenderModel,
+    api: &Api<RecommenderModel>,
+    ctx: &Context<P>,
+) -> Result<Action, Error> {
     let uid = model.uid().unwrap_or_default();
     let mut model = model.clone();
-    let has_id = model.status.as_ref().is_some_and(|s| s.configuration_id.is_some());
+    let has_id = model
+        .status
+        .as_ref()
+        .is_some_and(|s| s.configuration_id.is_some());
     if !has_id && let Some((region, id)) = lock(&ctx.unrecorded).get(&uid).cloned() {
         let status = model.status.get_or_insert_with(Default::default);
         status.configuration_id = Some(id);
@@ -399,7 +451,11 @@ async fn apply<P: Pinpoint>(model: &RecommenderModel, api: &Api<RecommenderModel
     }
 }
 
-async fn cleanup<P: Pinpoint>(model: &RecommenderModel, api: &Api<RecommenderModel>, ctx: &Context<P>) -> Result<Action, Error> {
+async fn cleanup<P: Pinpoint>(
+    model: &RecommenderModel,
+    api: &Api<RecommenderModel>,
+    ctx: &Context<P>,
+) -> Result<Action, Error> {
     let mut model = model.clone();
     let uid = model.uid().unwrap_or_default();
     let unrecorded = lock(&ctx.unrecorded).get(&uid).cloned();
@@ -420,26 +476,52 @@ async fn cleanup<P: Pinpoint>(model: &RecommenderModel, api: &Api<RecommenderMod
         Err(e) => {
             // Say why deletion is held up; the finalizer stays until Pinpoint answers.
             let mut status = model.status.clone().unwrap_or_default();
-            let update = ConditionUpdate::new(READY, false, e.reason(), format!("deleting the configuration failed: {e}"));
-            status.conditions = set_conditions(&status.conditions, &[update], model.metadata.generation, Timestamp::now());
+            let update = ConditionUpdate::new(
+                READY,
+                false,
+                e.reason(),
+                format!("deleting the configuration failed: {e}"),
+            );
+            status.conditions = set_conditions(
+                &status.conditions,
+                &[update],
+                model.metadata.generation,
+                Timestamp::now(),
+            );
             if model.status.as_ref() != Some(&status) {
                 patch_status(api, &model.name_any(), &status).await?;
             }
-            publish_notes(&model, &[Note::warning(e.reason(), format!("deleting the configuration failed: {e}"))], ctx).await;
+            publish_notes(
+                &model,
+                &[Note::warning(
+                    e.reason(),
+                    format!("deleting the configuration failed: {e}"),
+                )],
+                ctx,
+            )
+            .await;
             Err(e)
         }
     }
 }
 
-async fn patch_status(api: &Api<RecommenderModel>, name: &str, status: &RecommenderModelStatus) -> Result<(), Error> {
+async fn patch_status(
+    api: &Api<RecommenderModel>,
+    name: &str,
+    status: &RecommenderModelStatus,
+) -> Result<(), Error> {
     let patch = json!({
         "apiVersion": RecommenderModel::api_version(&()),
         "kind": RecommenderModel::kind(&()),
         "status": status,
     });
-    api.patch_status(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .map_err(Error::KubernetesError)?;
+    api.patch_status(
+        name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::KubernetesError)?;
     Ok(())
 }
 
@@ -447,7 +529,11 @@ async fn publish_notes<P: Pinpoint>(model: &RecommenderModel, notes: &[Note], ct
     let reference = model.object_ref(&());
     for note in notes {
         let event = KubeEvent {
-            type_: if note.warning { EventType::Warning } else { EventType::Normal },
+            type_: if note.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: note.reason.to_owned(),
             note: Some(note.message.chars().take(1000).collect()),
             action: note.reason.to_owned(),
@@ -460,7 +546,11 @@ async fn publish_notes<P: Pinpoint>(model: &RecommenderModel, notes: &[Note], ct
     }
 }
 
-fn error_policy<P: Pinpoint>(model: Arc<RecommenderModel>, error: &Error, ctx: Arc<Context<P>>) -> Action {
+fn error_policy<P: Pinpoint>(
+    model: Arc<RecommenderModel>,
+    error: &Error,
+    ctx: Arc<Context<P>>,
+) -> Action {
     let key = ObjectRef::from_obj(&*model);
     let attempt = {
         let mut failures = lock(&ctx.failures);
@@ -486,7 +576,11 @@ pub fn backoff(attempt: u32) -> Duration {
 fn relevant_change(model: &RecommenderModel) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     model.metadata.generation.hash(&mut hasher);
-    model.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    model
+        .metadata
+        .deletion_timestamp
+        .is_some()
+        .hash(&mut hasher);
     model.metadata.finalizers.hash(&mut hasher);
     Some(hasher.finish())
 }

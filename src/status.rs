@@ -28,7 +28,12 @@ pub struct ConditionUpdate {
 }
 
 impl ConditionUpdate {
-    pub fn new(type_: &'static str, status: bool, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(
+        type_: &'static str,
+        status: bool,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             type_,
             status,
@@ -68,7 +73,12 @@ pub fn set_conditions(
             last_transition_time,
         });
     }
-    let order = |t: &str| [VALIDATED, PUBLISHED, READY].iter().position(|x| *x == t).unwrap_or(usize::MAX);
+    let order = |t: &str| {
+        [VALIDATED, PUBLISHED, READY]
+            .iter()
+            .position(|x| *x == t)
+            .unwrap_or(usize::MAX)
+    };
     conditions.sort_by_key(|c| order(&c.type_));
     conditions
 }
@@ -99,12 +109,32 @@ mod tests {
 
     #[test]
     fn transition_time_moves_only_when_status_changes() {
-        let first = set_conditions(&[], &[ConditionUpdate::new(READY, false, "Throttled", "slow down")], Some(1), at(10));
-        let same = set_conditions(&first, &[ConditionUpdate::new(READY, false, "PinpointUnavailable", "down")], Some(2), at(20));
+        let first = set_conditions(
+            &[],
+            &[ConditionUpdate::new(READY, false, "Throttled", "slow down")],
+            Some(1),
+            at(10),
+        );
+        let same = set_conditions(
+            &first,
+            &[ConditionUpdate::new(
+                READY,
+                false,
+                "PinpointUnavailable",
+                "down",
+            )],
+            Some(2),
+            at(20),
+        );
         assert_eq!(same[0].last_transition_time, Time(at(10)));
         assert_eq!(same[0].reason, "PinpointUnavailable");
         assert_eq!(same[0].observed_generation, Some(2));
-        let flipped = set_conditions(&same, &[ConditionUpdate::new(READY, true, "Ready", "ok")], Some(2), at(30));
+        let flipped = set_conditions(
+            &same,
+            &[ConditionUpdate::new(READY, true, "Ready", "ok")],
+            Some(2),
+            at(30),
+        );
         assert_eq!(flipped[0].last_transition_time, Time(at(30)));
     }
 

@@ -115,7 +115,9 @@ impl Default for Metrics {
             reconcile_errors_by_reason.clone(),
         );
         let reconcile_time = Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+            Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ])
         });
         registry.register(
             "controller_runtime_reconcile_time_seconds",
@@ -151,7 +153,9 @@ impl Drop for ReconcileTimer<'_> {
     fn drop(&mut self) {
         self.metrics
             .reconcile_time
-            .get_or_create(&ControllerLabels { controller: CONTROLLER })
+            .get_or_create(&ControllerLabels {
+                controller: CONTROLLER,
+            })
             .observe(self.start.elapsed().as_secs_f64());
     }
 }
@@ -166,19 +170,29 @@ impl Metrics {
 
     pub fn reconcile_success(&self) {
         self.reconcile_total
-            .get_or_create(&ResultLabels { controller: CONTROLLER, result: "success" })
+            .get_or_create(&ResultLabels {
+                controller: CONTROLLER,
+                result: "success",
+            })
             .inc();
     }
 
     pub fn reconcile_failure(&self, reason: &str) {
         self.reconcile_total
-            .get_or_create(&ResultLabels { controller: CONTROLLER, result: "error" })
+            .get_or_create(&ResultLabels {
+                controller: CONTROLLER,
+                result: "error",
+            })
             .inc();
         self.reconcile_errors
-            .get_or_create(&ControllerLabels { controller: CONTROLLER })
+            .get_or_create(&ControllerLabels {
+                controller: CONTROLLER,
+            })
             .inc();
         self.reconcile_errors_by_reason
-            .get_or_create(&ReasonLabels { reason: reason.to_owned() })
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
             .inc();
     }
 
@@ -192,16 +206,31 @@ impl Metrics {
         let key = key(model);
         let mut states = self.model_states.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = states.insert(key, state.clone()) {
-            self.models.get_or_create(&ReadyLabels { ready: old.0, reason: old.1 }).dec();
+            self.models
+                .get_or_create(&ReadyLabels {
+                    ready: old.0,
+                    reason: old.1,
+                })
+                .dec();
         }
-        self.models.get_or_create(&ReadyLabels { ready: state.0, reason: state.1 }).inc();
+        self.models
+            .get_or_create(&ReadyLabels {
+                ready: state.0,
+                reason: state.1,
+            })
+            .inc();
     }
 
     /// Drops a deleted model from the gauge.
     pub fn forget(&self, model: &RecommenderModel) {
         let mut states = self.model_states.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = states.remove(&key(model)) {
-            self.models.get_or_create(&ReadyLabels { ready: old.0, reason: old.1 }).dec();
+            self.models
+                .get_or_create(&ReadyLabels {
+                    ready: old.0,
+                    reason: old.1,
+                })
+                .dec();
         }
     }
 
@@ -223,5 +252,9 @@ impl Metrics {
 }
 
 fn key(model: &RecommenderModel) -> String {
-    format!("{}/{}", model.namespace().unwrap_or_default(), model.name_any())
+    format!(
+        "{}/{}",
+        model.namespace().unwrap_or_default(),
+        model.name_any()
+    )
 }

@@ -55,8 +55,7 @@ static LAMBDA_ARN: LazyLock<Regex> = LazyLock::new(|| {
 static DISPLAY_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9 _-]{1,25}$"));
 static ATTRIBUTE_DISPLAY_NAME: LazyLock<Regex> =
     LazyLock::new(|| re(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,24}$"));
-static ATTRIBUTE_NAME: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$"));
+static ATTRIBUTE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$"));
 
 /// The Region of a Personalize campaign ARN (or of any well-formed ARN).
 pub fn arn_region(arn: &str) -> Option<&str> {

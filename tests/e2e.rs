@@ -15,7 +15,10 @@ use support::{
 };
 
 fn model(name: &str, case: &str) -> Value {
-    let case = cases().into_iter().find(|c| c.name == case).unwrap_or_else(|| panic!("no table case {case:?}"));
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == case)
+        .unwrap_or_else(|| panic!("no table case {case:?}"));
     let mut object = case.object;
     object["metadata"]["name"] = json!(name);
     object
@@ -42,22 +45,38 @@ fn the_api_server_applies_the_validation_table() {
     for case in cases() {
         let mut object = case.object.clone();
         object["metadata"]["namespace"] = json!(namespace);
-        let out = plane.kubectl_stdin(&["create", "--dry-run=server", "-f", "-"], &object.to_string());
+        let out = plane.kubectl_stdin(
+            &["create", "--dry-run=server", "-f", "-"],
+            &object.to_string(),
+        );
         let stderr = text(&out.stderr);
         match (case.cel_errors.is_empty(), out.status.success()) {
             (true, true) => {}
-            (true, false) => failures.push(format!("{}: rejected, expected admitted:\n{stderr}", case.name)),
-            (false, true) => failures.push(format!("{}: admitted, expected rejected naming {:?}", case.name, case.cel_errors)),
+            (true, false) => failures.push(format!(
+                "{}: rejected, expected admitted:\n{stderr}",
+                case.name
+            )),
+            (false, true) => failures.push(format!(
+                "{}: admitted, expected rejected naming {:?}",
+                case.name, case.cel_errors
+            )),
             (false, false) => {
                 for field in &case.cel_errors {
                     if !stderr.contains(&format!("{field}:")) {
-                        failures.push(format!("{}: the server's message does not name {field}:\n{stderr}", case.name));
+                        failures.push(format!(
+                            "{}: the server's message does not name {field}:\n{stderr}",
+                            case.name
+                        ));
                     }
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "the API server disagrees with the table:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "the API server disagrees with the table:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -67,7 +86,10 @@ fn a_model_is_published_updated_in_place_and_deleted() {
     env.wait_condition("movie-recs", "Ready", 120);
 
     let object = env.model("movie-recs");
-    let id = status(&object, "configurationId").as_str().expect("configuration ID in status").to_owned();
+    let id = status(&object, "configurationId")
+        .as_str()
+        .expect("configuration ID in status")
+        .to_owned();
     assert_eq!(status(&object, "region"), "us-east-1");
     assert_eq!(status(&object, "observedGeneration"), 1);
     assert_eq!(condition(&object, "Validated")["status"], "True");
@@ -92,10 +114,20 @@ fn a_model_is_published_updated_in_place_and_deleted() {
         })
     );
     let printed = env.kubectl_ok(&["get", "recmodel", "movie-recs"]);
-    assert!(printed.contains(&id) && printed.contains("True") && printed.contains("Ready"), "{printed}");
+    assert!(
+        printed.contains(&id) && printed.contains("True") && printed.contains("Ready"),
+        "{printed}"
+    );
 
     // Edit the spec: the same configuration changes, and observedGeneration follows.
-    env.kubectl_ok(&["patch", "recmodel", "movie-recs", "--type=merge", "-p", r#"{"spec":{"description":"Fresh picks","identifier":"UserId"}}"#]);
+    env.kubectl_ok(&[
+        "patch",
+        "recmodel",
+        "movie-recs",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"description":"Fresh picks","identifier":"UserId"}}"#,
+    ]);
     env.wait_condition("movie-recs", "Ready", 120);
     let object = env.model("movie-recs");
     assert_eq!(status(&object, "observedGeneration"), 2);
@@ -103,12 +135,25 @@ fn a_model_is_published_updated_in_place_and_deleted() {
     let stored = env.configurations();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["configuration"]["Description"], "Fresh picks");
-    assert_eq!(stored[0]["configuration"]["RecommendationProviderIdType"], "PINPOINT_USER_ID");
+    assert_eq!(
+        stored[0]["configuration"]["RecommendationProviderIdType"],
+        "PINPOINT_USER_ID"
+    );
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
     assert_eq!(env.calls("UpdateRecommenderConfiguration"), 1);
 
-    let events = env.kubectl_ok(&["get", "events", "--field-selector", "involvedObject.name=movie-recs", "-o", "jsonpath={.items[*].reason}"]);
-    assert!(events.contains("Created") && events.contains("Updated"), "events: {events}");
+    let events = env.kubectl_ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=movie-recs",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
+    assert!(
+        events.contains("Created") && events.contains("Updated"),
+        "events: {events}"
+    );
 
     // Delete (policy Delete): the configuration goes, then the object.
     env.kubectl_ok(&["delete", "recmodel", "movie-recs", "--timeout=120s"]);
@@ -135,22 +180,44 @@ fn retain_leaves_the_configuration_in_pinpoint() {
 #[test]
 fn a_controller_only_check_reports_the_field_and_publishes_nothing() {
     let env = TestEnv::new("controller-only");
-    let case = cases().into_iter().find(|c| !c.is_valid() && c.cel_errors.is_empty()).expect("a controller-only case");
+    let case = cases()
+        .into_iter()
+        .find(|c| !c.is_valid() && c.cel_errors.is_empty())
+        .expect("a controller-only case");
     let mut object = case.object.clone();
     object["metadata"]["name"] = json!("frankfurt");
     env.apply_ok(&object);
     env.wait_condition("frankfurt", "Validated=false", 120);
     let object = env.model("frankfurt");
-    let errors = status(&object, "validationErrors").as_array().cloned().unwrap_or_default();
+    let errors = status(&object, "validationErrors")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let fields: Vec<&str> = errors.iter().filter_map(|e| e["field"].as_str()).collect();
     let expected: Vec<&str> = case.errors.iter().map(String::as_str).collect();
     assert_eq!(fields, expected);
-    assert!(errors.iter().all(|e| e["message"].as_str().is_some_and(|m| !m.is_empty())));
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["message"].as_str().is_some_and(|m| !m.is_empty()))
+    );
     assert_eq!(condition(&object, "Validated")["reason"], "InvalidSpec");
     assert_eq!(condition(&object, "Ready")["status"], "False");
     assert_eq!(condition(&object, "Ready")["reason"], "InvalidSpec");
-    assert!(condition(&object, "Ready")["message"].as_str().unwrap_or_default().contains("spec.campaignArn"));
-    let events = env.kubectl_ok(&["get", "events", "--field-selector", "type=Warning", "-o", "jsonpath={.items[*].reason}"]);
+    assert!(
+        condition(&object, "Ready")["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("spec.campaignArn")
+    );
+    let events = env.kubectl_ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "type=Warning",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
     assert!(events.contains("InvalidSpec"), "warning events: {events}");
     assert!(env.configurations().is_empty());
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 0);
@@ -165,7 +232,10 @@ fn a_controller_only_check_reports_the_field_and_publishes_nothing() {
         r#"{"spec":{"campaignArn":"arn:aws:personalize:eu-west-1:123456789012:campaign/movies"}}"#,
     ]);
     env.wait_condition("frankfurt", "Ready", 120);
-    assert_eq!(status(&env.model("frankfurt"), "validationErrors"), &Value::Null);
+    assert_eq!(
+        status(&env.model("frankfurt"), "validationErrors"),
+        &Value::Null
+    );
 }
 
 fn wait_reason(env: &TestEnv, name: &str, reason: &str) {
@@ -175,7 +245,12 @@ fn wait_reason(env: &TestEnv, name: &str, reason: &str) {
         &format!("recommendermodel/{name}"),
         "--timeout=120s",
     ]);
-    assert!(out.status.success(), "Ready never had reason {reason}:\n{}\n{:#}", text(&out.stderr), env.model(name));
+    assert!(
+        out.status.success(),
+        "Ready never had reason {reason}:\n{}\n{:#}",
+        text(&out.stderr),
+        env.model(name)
+    );
 }
 
 #[test]
@@ -186,7 +261,12 @@ fn pinpoint_faults_show_as_conditions_and_models_recover_by_themselves() {
     wait_reason(&env, "busy", "Throttled");
     let object = env.model("busy");
     assert_eq!(condition(&object, "Published")["reason"], "Throttled");
-    assert!(condition(&object, "Ready")["message"].as_str().unwrap_or_default().contains("Rate exceeded"));
+    assert!(
+        condition(&object, "Ready")["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Rate exceeded")
+    );
 
     env.clear_faults();
     env.fault(json!({"operation": "CreateRecommenderConfiguration", "status": 500}));
@@ -194,7 +274,11 @@ fn pinpoint_faults_show_as_conditions_and_models_recover_by_themselves() {
 
     env.clear_faults();
     env.wait_condition("busy", "Ready", 180);
-    assert_eq!(env.configurations().len(), 1, "exactly one configuration after the retries");
+    assert_eq!(
+        env.configurations().len(),
+        1,
+        "exactly one configuration after the retries"
+    );
 }
 
 #[test]
@@ -210,17 +294,27 @@ fn a_restarted_operator_makes_no_writes() {
 
     env.start_operator();
     // Wait until the new process has re-read both configurations from Pinpoint.
-    wait_until(Duration::from_secs(120), "both models are re-verified", || {
-        env.calls("GetRecommenderConfiguration") >= gets + 2
-    });
+    wait_until(
+        Duration::from_secs(120),
+        "both models are re-verified",
+        || env.calls("GetRecommenderConfiguration") >= gets + 2,
+    );
     // And until both reconciles have finished (a status write would come before this line).
     for name in ["first", "second"] {
-        let needle = format!("reconciled object=RecommenderModel.v1alpha1.pinpoint.recommenders.dev/{name}.{}", env.namespace);
-        env.operator().wait_for_log(&needle, Duration::from_secs(60));
+        let needle = format!(
+            "reconciled object=RecommenderModel.v1alpha1.pinpoint.recommenders.dev/{name}.{}",
+            env.namespace
+        );
+        env.operator()
+            .wait_for_log(&needle, Duration::from_secs(60));
     }
     let after: Vec<Value> = ["first", "second"].iter().map(|n| env.model(n)).collect();
     for (b, a) in before.iter().zip(&after) {
-        assert_eq!(b["metadata"]["resourceVersion"], a["metadata"]["resourceVersion"], "no write to {}", b["metadata"]["name"]);
+        assert_eq!(
+            b["metadata"]["resourceVersion"], a["metadata"]["resourceVersion"],
+            "no write to {}",
+            b["metadata"]["name"]
+        );
     }
     assert_eq!(env.calls("CreateRecommenderConfiguration"), creates);
     assert_eq!(env.calls("UpdateRecommenderConfiguration"), 0);

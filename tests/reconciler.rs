@@ -18,19 +18,26 @@ fn model(base: &str) -> RecommenderModel {
         .into_iter()
         .find(|c| c.name == base)
         .unwrap_or_else(|| panic!("no table case {base:?}"));
-    let mut model: RecommenderModel = serde_json::from_value(case.object).expect("table case deserializes");
+    let mut model: RecommenderModel =
+        serde_json::from_value(case.object).expect("table case deserializes");
     model.metadata.namespace = Some("marketing".into());
     model.metadata.generation = Some(1);
     model
 }
 
-fn condition(model_status: &recommender_operator::api::RecommenderModelStatus, type_: &str) -> (String, String, String) {
+fn condition(
+    model_status: &recommender_operator::api::RecommenderModelStatus,
+    type_: &str,
+) -> (String, String, String) {
     let c = find(&model_status.conditions, type_).unwrap_or_else(|| panic!("no {type_} condition"));
     (c.status.clone(), c.reason.clone(), c.message.clone())
 }
 
 /// Runs `sync` and stores the resulting status on the model, as the controller would.
-async fn reconcile(model: &mut RecommenderModel, pinpoint: &impl recommender_operator::pinpoint::Pinpoint) -> Result<(), Error> {
+async fn reconcile(
+    model: &mut RecommenderModel,
+    pinpoint: &impl recommender_operator::pinpoint::Pinpoint,
+) -> Result<(), Error> {
     let outcome = sync(model, pinpoint, Timestamp::now()).await;
     model.status = Some(outcome.status);
     outcome.result
@@ -47,10 +54,16 @@ async fn creates_once_then_costs_nothing_while_unchanged() {
     assert_eq!(first.notes.len(), 1);
     assert_eq!(first.notes[0].reason, "Created");
     let status = first.status.clone();
-    let id = status.configuration_id.clone().expect("configuration ID recorded");
+    let id = status
+        .configuration_id
+        .clone()
+        .expect("configuration ID recorded");
     assert_eq!(status.region.as_deref(), Some("us-east-1"));
     assert_eq!(status.observed_generation, Some(1));
-    assert_eq!(status.role_arn.as_deref(), Some("arn:aws:iam::123456789012:role/PinpointPersonalize"));
+    assert_eq!(
+        status.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/PinpointPersonalize")
+    );
     assert!(status.creation_date.is_some() && status.last_modified_date.is_some());
     for type_ in [VALIDATED, PUBLISHED, READY] {
         assert_eq!(condition(&status, type_).0, "True", "{type_}");
@@ -76,7 +89,10 @@ async fn creates_once_then_costs_nothing_while_unchanged() {
     m.status = Some(status.clone());
     let second = sync(&m, &pinpoint, Timestamp::now()).await;
     assert!(second.result.is_ok());
-    assert_eq!(second.status, status, "an unchanged object gives an identical status: no write");
+    assert_eq!(
+        second.status, status,
+        "an unchanged object gives an identical status: no write"
+    );
     assert!(second.notes.is_empty());
     assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 1);
     assert_eq!(emulator.calls("UpdateRecommenderConfiguration").await, 0);
@@ -89,21 +105,40 @@ async fn a_changed_spec_updates_the_same_configuration_in_place() {
     let pinpoint = emulator.pinpoint(1);
     let mut m = model("lambda by ARN");
     reconcile(&mut m, &pinpoint).await.expect("created");
-    let id = m.status.as_ref().and_then(|s| s.configuration_id.clone()).expect("id");
+    let id = m
+        .status
+        .as_ref()
+        .and_then(|s| s.configuration_id.clone())
+        .expect("id");
 
     m.spec.description = Some("Now with posters".into());
-    m.spec.processing.lambda.as_mut().expect("lambda").attributes.pop();
+    m.spec
+        .processing
+        .lambda
+        .as_mut()
+        .expect("lambda")
+        .attributes
+        .pop();
     m.metadata.generation = Some(2);
     let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
-    assert_eq!(outcome.status.configuration_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        outcome.status.configuration_id.as_deref(),
+        Some(id.as_str())
+    );
     assert_eq!(outcome.status.observed_generation, Some(2));
     assert_eq!(outcome.notes[0].reason, "Updated");
-    assert!(outcome.notes[0].message.contains("Description") && outcome.notes[0].message.contains("Attributes"));
+    assert!(
+        outcome.notes[0].message.contains("Description")
+            && outcome.notes[0].message.contains("Attributes")
+    );
 
     let stored = emulator.configurations().await;
     assert_eq!(stored.len(), 1, "no second configuration");
-    assert_eq!(stored[0]["configuration"]["Description"], json!("Now with posters"));
+    assert_eq!(
+        stored[0]["configuration"]["Description"],
+        json!("Now with posters")
+    );
     assert_eq!(
         stored[0]["configuration"]["Attributes"],
         json!({"Recommendations.Title": "Movie title"}),
@@ -119,11 +154,17 @@ async fn a_configuration_deleted_behind_our_back_is_recreated() {
     let pinpoint = emulator.pinpoint(1);
     let mut m = model("model value, every field set");
     reconcile(&mut m, &pinpoint).await.expect("created");
-    let old = m.status.as_ref().and_then(|s| s.configuration_id.clone()).expect("id");
+    let old = m
+        .status
+        .as_ref()
+        .and_then(|s| s.configuration_id.clone())
+        .expect("id");
     // Someone deletes it in the console.
     let mut gone = m.clone();
     gone.spec.deletion_policy = DeletionPolicy::Delete;
-    delete_configuration(&gone, &pinpoint).await.expect("deleted");
+    delete_configuration(&gone, &pinpoint)
+        .await
+        .expect("deleted");
 
     let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok());
@@ -140,7 +181,9 @@ async fn an_invalid_spec_reports_every_error_and_calls_nothing() {
     let pinpoint = emulator.pinpoint(1);
     let m = model("every error at once");
     let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
-    let Err(error) = &outcome.result else { panic!("invalid spec accepted") };
+    let Err(error) = &outcome.result else {
+        panic!("invalid spec accepted")
+    };
     assert!(error.waits_for_change(), "no retry loop for a bad spec");
     assert_eq!(outcome.status.validation_errors.len(), 5);
     let (status, reason, message) = condition(&outcome.status, VALIDATED);
@@ -149,7 +192,12 @@ async fn an_invalid_spec_reports_every_error_and_calls_nothing() {
         assert!(message.contains(&e.field), "the message names {}", e.field);
     }
     assert_eq!(condition(&outcome.status, READY).1, "InvalidSpec");
-    assert!(outcome.notes.iter().any(|n| n.warning && n.reason == "InvalidSpec"));
+    assert!(
+        outcome
+            .notes
+            .iter()
+            .any(|n| n.warning && n.reason == "InvalidSpec")
+    );
     assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 0);
 
     // The same problem again: no second warning event.
@@ -165,12 +213,17 @@ async fn role_create_is_reported_as_not_supported_yet() {
     let emulator = Emulator::start().await;
     let mut m = model("model value, every field set");
     m.spec.role.arn = None;
-    m.spec.role.create = Some(RoleCreate { name: "PinpointMovieRecs".into() });
+    m.spec.role.create = Some(RoleCreate {
+        name: "PinpointMovieRecs".into(),
+    });
     let outcome = sync(&m, &emulator.pinpoint(1), Timestamp::now()).await;
     assert!(matches!(outcome.result, Err(Error::RoleCreateNotSupported)));
     assert_eq!(condition(&outcome.status, VALIDATED).0, "True");
     let (status, reason, message) = condition(&outcome.status, PUBLISHED);
-    assert_eq!((status.as_str(), reason.as_str()), ("False", "RoleCreateNotSupported"));
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "RoleCreateNotSupported")
+    );
     assert!(message.contains("spec.role.arn"));
     assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 0);
 }
@@ -188,14 +241,23 @@ async fn failing_create(fault: Value) -> (Result<(), Error>, String, String) {
 
 #[tokio::test]
 async fn each_pinpoint_error_becomes_its_condition_reason_with_pinpoints_message() {
-    for (status, reason) in [(400, "Rejected"), (403, "AccessDenied"), (429, "Throttled"), (500, "PinpointUnavailable"), (503, "PinpointUnavailable")] {
+    for (status, reason) in [
+        (400, "Rejected"),
+        (403, "AccessDenied"),
+        (429, "Throttled"),
+        (500, "PinpointUnavailable"),
+        (503, "PinpointUnavailable"),
+    ] {
         let message = format!("injected {status} for the test");
         let (result, got, got_message) =
             failing_create(json!({"operation": "CreateRecommenderConfiguration", "status": status, "message": message})).await;
         let error = result.expect_err("the call failed");
         assert!(!error.waits_for_change(), "{reason} is retried");
         assert_eq!(got, reason, "HTTP {status}");
-        assert!(got_message.contains(&message), "Pinpoint's message is kept: {got_message}");
+        assert!(
+            got_message.contains(&message),
+            "Pinpoint's message is kept: {got_message}"
+        );
     }
 }
 
@@ -209,16 +271,35 @@ async fn dropped_connections_and_refused_ones_are_unavailability() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
-    let pinpoint = recommender_operator::pinpoint::SdkPinpoint::new(support::emulator::sdk_config(1), Some(url));
-    let outcome = sync(&model("model value, every field set"), &pinpoint, Timestamp::now()).await;
-    assert!(matches!(outcome.result, Err(Error::PinpointUnavailable(_))), "{:?}", outcome.result);
+    let pinpoint = recommender_operator::pinpoint::SdkPinpoint::new(
+        support::emulator::sdk_config(1),
+        Some(url),
+    );
+    let outcome = sync(
+        &model("model value, every field set"),
+        &pinpoint,
+        Timestamp::now(),
+    )
+    .await;
+    assert!(
+        matches!(outcome.result, Err(Error::PinpointUnavailable(_))),
+        "{:?}",
+        outcome.result
+    );
 }
 
 #[tokio::test]
 async fn the_sdk_retries_a_single_throttle_by_itself() {
     let emulator = Emulator::start().await;
-    emulator.fault(json!({"operation": "CreateRecommenderConfiguration", "status": 429, "count": 1})).await;
-    let outcome = sync(&model("model value, every field set"), &emulator.pinpoint(3), Timestamp::now()).await;
+    emulator
+        .fault(json!({"operation": "CreateRecommenderConfiguration", "status": 429, "count": 1}))
+        .await;
+    let outcome = sync(
+        &model("model value, every field set"),
+        &emulator.pinpoint(3),
+        Timestamp::now(),
+    )
+    .await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 2);
     assert_eq!(emulator.configurations().await.len(), 1);
@@ -231,10 +312,16 @@ async fn a_model_recovers_once_the_fault_clears() {
     emulator.fault(json!({"status": 500})).await;
     let mut m = model("model value, every field set");
     assert!(reconcile(&mut m, &pinpoint).await.is_err());
-    assert_eq!(condition(m.status.as_ref().expect("status"), READY).1, "PinpointUnavailable");
+    assert_eq!(
+        condition(m.status.as_ref().expect("status"), READY).1,
+        "PinpointUnavailable"
+    );
     emulator.clear_faults().await;
     reconcile(&mut m, &pinpoint).await.expect("recovered");
-    assert_eq!(condition(m.status.as_ref().expect("status"), READY).0, "True");
+    assert_eq!(
+        condition(m.status.as_ref().expect("status"), READY).0,
+        "True"
+    );
 }
 
 #[tokio::test]
@@ -249,18 +336,30 @@ async fn delete_policy_deletes_and_retain_keeps() {
     reconcile(&mut retained, &pinpoint).await.expect("created");
     assert_eq!(emulator.configurations().await.len(), 2);
 
-    let note = delete_configuration(&deleted, &pinpoint).await.expect("deleted");
+    let note = delete_configuration(&deleted, &pinpoint)
+        .await
+        .expect("deleted");
     assert_eq!(note.reason, "Deleted");
-    let note = delete_configuration(&retained, &pinpoint).await.expect("retained");
+    let note = delete_configuration(&retained, &pinpoint)
+        .await
+        .expect("retained");
     assert_eq!(note.reason, "Retained");
     let left = emulator.configurations().await;
     assert_eq!(left.len(), 1);
-    assert_eq!(Some(left[0]["id"].as_str().unwrap_or_default()), retained.status.as_ref().and_then(|s| s.configuration_id.as_deref()));
+    assert_eq!(
+        Some(left[0]["id"].as_str().unwrap_or_default()),
+        retained
+            .status
+            .as_ref()
+            .and_then(|s| s.configuration_id.as_deref())
+    );
 
     // Already gone counts as done, and a spec gone bad does not block deletion.
     deleted.spec.campaign_arn = "not an ARN".into();
     deleted.spec.processing.model_value = None;
-    let note = delete_configuration(&deleted, &pinpoint).await.expect("already gone is done");
+    let note = delete_configuration(&deleted, &pinpoint)
+        .await
+        .expect("already gone is done");
     assert!(note.message.contains("already gone"), "{}", note.message);
 }
 
@@ -270,10 +369,17 @@ async fn deletion_waits_while_pinpoint_fails() {
     let pinpoint = emulator.pinpoint(1);
     let mut m = model("model value, every field set");
     reconcile(&mut m, &pinpoint).await.expect("created");
-    emulator.fault(json!({"operation": "DeleteRecommenderConfiguration", "status": 500, "count": 1})).await;
-    assert!(matches!(delete_configuration(&m, &pinpoint).await, Err(Error::PinpointUnavailable(_))));
+    emulator
+        .fault(json!({"operation": "DeleteRecommenderConfiguration", "status": 500, "count": 1}))
+        .await;
+    assert!(matches!(
+        delete_configuration(&m, &pinpoint).await,
+        Err(Error::PinpointUnavailable(_))
+    ));
     assert_eq!(emulator.configurations().await.len(), 1);
-    delete_configuration(&m, &pinpoint).await.expect("deleted on retry");
+    delete_configuration(&m, &pinpoint)
+        .await
+        .expect("deleted on retry");
     assert!(emulator.configurations().await.is_empty());
 }
 
@@ -291,5 +397,8 @@ async fn a_campaign_moving_region_moves_the_configuration() {
     let stored = emulator.configurations().await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["region"], json!("eu-west-1"));
-    assert_eq!(outcome.notes.iter().map(|n| n.reason).collect::<Vec<_>>(), ["Moved", "Created"]);
+    assert_eq!(
+        outcome.notes.iter().map(|n| n.reason).collect::<Vec<_>>(),
+        ["Moved", "Created"]
+    );
 }

@@ -14,16 +14,31 @@ fn rust_rules_name_exactly_the_expected_fields() {
     for case in cases() {
         let model: RecommenderModel = serde_json::from_value(case.object.clone())
             .unwrap_or_else(|e| panic!("case {:?} does not deserialize: {e}", case.name));
-        let errors = validate(&model.spec, model.metadata.name.as_deref().unwrap_or_default());
+        let errors = validate(
+            &model.spec,
+            model.metadata.name.as_deref().unwrap_or_default(),
+        );
         for e in &errors {
-            assert!(!e.message.is_empty(), "case {:?}: empty message for {}", case.name, e.field);
+            assert!(
+                !e.message.is_empty(),
+                "case {:?}: empty message for {}",
+                case.name,
+                e.field
+            );
         }
         let fields: BTreeSet<String> = errors.into_iter().map(|e| e.field).collect();
         if fields != case.errors {
-            failures.push(format!("{}: expected {:?}, got {:?}", case.name, case.errors, fields));
+            failures.push(format!(
+                "{}: expected {:?}, got {:?}",
+                case.name, case.errors, fields
+            ));
         }
     }
-    assert!(failures.is_empty(), "Rust rules disagree with the table:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "Rust rules disagree with the table:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -37,15 +52,28 @@ fn cel_rules_name_exactly_the_expected_fields() {
             Err(errors) => errors
                 .as_slice()
                 .iter()
-                .inspect(|e| assert!(!e.message.is_empty(), "case {:?}: empty CEL message", case.name))
+                .inspect(|e| {
+                    assert!(
+                        !e.message.is_empty(),
+                        "case {:?}: empty CEL message",
+                        case.name
+                    )
+                })
                 .map(|e| e.field_path.trim_start_matches('.').to_owned())
                 .collect(),
         };
         if fields != case.cel_errors {
-            failures.push(format!("{}: expected {:?}, got {:?}", case.name, case.cel_errors, fields));
+            failures.push(format!(
+                "{}: expected {:?}, got {:?}",
+                case.name, case.cel_errors, fields
+            ));
         }
     }
-    assert!(failures.is_empty(), "CEL rules disagree with the table:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "CEL rules disagree with the table:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

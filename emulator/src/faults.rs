@@ -36,7 +36,43 @@ fn any_operation() -> String {
     "*".to_owned()
 }
 
+/// The operations the emulator serves, by the names faults and call counts use.
+pub const OPERATIONS: [&str; 5] = [
+    "CreateRecommenderConfiguration",
+    "GetRecommenderConfiguration",
+    "GetRecommenderConfigurations",
+    "UpdateRecommenderConfiguration",
+    "DeleteRecommenderConfiguration",
+];
+
 impl Fault {
+    /// Refuses a fault that would silently never fire, or not fire as asked.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.operation != "*" && !OPERATIONS.contains(&self.operation.as_str()) {
+            return Err(format!(
+                "unknown operation {:?}; use \"*\" or one of {}",
+                self.operation,
+                OPERATIONS.join(", ")
+            ));
+        }
+        if self.count == Some(0) {
+            return Err(
+                "count must be at least 1 (omit it for a fault that lasts until cleared)".into(),
+            );
+        }
+        if let Some(status) = self.status
+            && !(400..=599).contains(&status)
+        {
+            return Err(format!(
+                "status {status} is not an error status (400 to 599)"
+            ));
+        }
+        if self.status.is_none() && self.latency_ms.is_none() && !self.drop {
+            return Err("a fault needs a status, a latencyMs or drop".into());
+        }
+        Ok(())
+    }
+
     /// The response that replaces the real one, if the fault is more than latency.
     pub fn response(&self) -> Option<Response> {
         if self.drop {
@@ -55,7 +91,10 @@ impl Fault {
             }
             .to_owned()
         });
-        let message = self.message.clone().unwrap_or_else(|| format!("injected fault: {error_type}"));
+        let message = self
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("injected fault: {error_type}"));
         Some(super::aws_error(status, &error_type, message))
     }
 }

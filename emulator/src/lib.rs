@@ -59,11 +59,21 @@ pub fn router(settings: Settings) -> Router {
     });
     Router::new()
         .route("/v1/recommenders", post(create).get(list))
-        .route("/v1/recommenders/{id}", get(get_one).put(update).delete(delete))
+        .route(
+            "/v1/recommenders/{id}",
+            get(get_one).put(update).delete(delete),
+        )
         .route("/_emulator/configurations", get(admin_configurations))
         .route("/_emulator/calls", get(admin_calls))
-        .route("/_emulator/faults", post(admin_add_fault).delete(admin_clear_faults).get(admin_faults))
+        .route(
+            "/_emulator/faults",
+            post(admin_add_fault)
+                .delete(admin_clear_faults)
+                .get(admin_faults),
+        )
         .route("/_emulator/reset", post(admin_reset))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(no_route)
         .with_state(state)
 }
 
@@ -86,7 +96,10 @@ fn aws_error(status: StatusCode, error_type: &str, message: impl Into<String>) -
     let body = json!({ "Message": message.into(), "RequestID": request_id, "__type": error_type });
     (
         status,
-        [("x-amzn-errortype", error_type.to_owned()), ("x-amzn-requestid", request_id)],
+        [
+            ("x-amzn-errortype", error_type.to_owned()),
+            ("x-amzn-requestid", request_id),
+        ],
         Json(body),
     )
         .into_response()
@@ -97,7 +110,27 @@ fn bad_request(message: impl Into<String>) -> Response {
 }
 
 fn not_found(id: &str) -> Response {
-    aws_error(StatusCode::NOT_FOUND, "NotFoundException", format!("Recommender configuration {id} not found"))
+    aws_error(
+        StatusCode::NOT_FOUND,
+        "NotFoundException",
+        format!("Recommender configuration {id} not found"),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    aws_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowedException",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+async fn no_route(uri: Uri) -> Response {
+    aws_error(
+        StatusCode::NOT_FOUND,
+        "NotFoundException",
+        format!("No resource at {}", uri.path()),
+    )
 }
 
 /// Everything a Pinpoint call goes through before its handler: call counting, faults and
@@ -124,22 +157,33 @@ async fn admit(
         }
     }
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    sigv4::verify(method, path_and_query, headers, body, |key| state.settings.credentials.get(key).cloned())
-        .map(|scope| scope.region)
-        .map_err(|e| aws_error(StatusCode::FORBIDDEN, e.error_type(), e.message()))
+    sigv4::verify(method, path_and_query, headers, body, |key| {
+        state.settings.credentials.get(key).cloned()
+    })
+    .map(|scope| scope.region)
+    .map_err(|e| aws_error(StatusCode::FORBIDDEN, e.error_type(), e.message()))
 }
 
-fn parse_body(body: &[u8]) -> Result<ConfigurationBody, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("The request body is not a valid recommender configuration: {e}")))
-}
-
-fn validated(body: &[u8], region: &str) -> Result<ConfigurationBody, Response> {
-    let configuration = parse_body(body)?;
+/// The request body as a configuration that passes the service's rules, or the message of the
+/// BadRequestException that refuses it.
+fn validated(body: &[u8], region: &str) -> Result<ConfigurationBody, String> {
+    let configuration: ConfigurationBody = serde_json::from_slice(body)
+        .map_err(|e| format!("The request body is not a valid recommender configuration: {e}"))?;
     let problems = rules::check(&configuration, region);
-    if problems.is_empty() { Ok(configuration) } else { Err(bad_request(problems.join("; "))) }
+    if problems.is_empty() {
+        Ok(configuration)
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
-async fn create(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn create(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     const OP: &str = "CreateRecommenderConfiguration";
     let region = match admit(&state, OP, &method, &uri, &headers, &body).await {
         Ok(r) => r,
@@ -147,7 +191,7 @@ async fn create(State(state): State<AppState>, method: Method, uri: Uri, headers
     };
     let configuration = match validated(&body, &region) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(message) => return bad_request(message),
     };
     let mut store = state.store.lock().await;
     if store.count(&region) >= state.settings.max_configurations {
@@ -160,7 +204,13 @@ async fn create(State(state): State<AppState>, method: Method, uri: Uri, headers
     (StatusCode::CREATED, Json(stored.response())).into_response()
 }
 
-async fn get_one(State(state): State<AppState>, Path(id): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     const OP: &str = "GetRecommenderConfiguration";
     let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
         Ok(r) => r,
@@ -179,7 +229,13 @@ struct ListQuery {
     token: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     const OP: &str = "GetRecommenderConfigurations";
     let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
         Ok(r) => r,
@@ -197,15 +253,29 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>, met
     };
     let store = state.store.lock().await;
     let all = store.in_region(&region);
-    let items: Vec<_> = all.iter().skip(start).take(page_size).map(|s| s.response()).collect();
+    let items: Vec<_> = all
+        .iter()
+        .skip(start)
+        .take(page_size)
+        .map(|s| s.response())
+        .collect();
     let mut body = json!({ "Item": items });
-    if start + page_size < all.len() {
-        body["NextToken"] = json!((start + page_size).to_string());
+    // The token comes from the client: a huge one must not overflow.
+    let next = start.saturating_add(page_size);
+    if next < all.len() {
+        body["NextToken"] = json!(next.to_string());
     }
     Json(body).into_response()
 }
 
-async fn update(State(state): State<AppState>, Path(id): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     const OP: &str = "UpdateRecommenderConfiguration";
     let region = match admit(&state, OP, &method, &uri, &headers, &body).await {
         Ok(r) => r,
@@ -213,15 +283,26 @@ async fn update(State(state): State<AppState>, Path(id): Path<String>, method: M
     };
     let configuration = match validated(&body, &region) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(message) => return bad_request(message),
     };
-    match state.store.lock().await.replace(&region, &id, configuration) {
+    match state
+        .store
+        .lock()
+        .await
+        .replace(&region, &id, configuration)
+    {
         Some(stored) => Json(stored.response()).into_response(),
         None => not_found(&id),
     }
 }
 
-async fn delete(State(state): State<AppState>, Path(id): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     const OP: &str = "DeleteRecommenderConfiguration";
     let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
         Ok(r) => r,
@@ -242,13 +323,15 @@ async fn admin_calls(State(state): State<AppState>) -> Response {
 }
 
 async fn admin_add_fault(State(state): State<AppState>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Fault>(&body) {
-        Ok(fault) => {
-            state.faults.lock().await.add(fault);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, format!("bad fault: {e}")).into_response(),
+    let fault = match serde_json::from_slice::<Fault>(&body) {
+        Ok(fault) => fault,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad fault: {e}")).into_response(),
+    };
+    if let Err(why) = fault.validate() {
+        return (StatusCode::BAD_REQUEST, format!("bad fault: {why}")).into_response();
     }
+    state.faults.lock().await.add(fault);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn admin_faults(State(state): State<AppState>) -> Response {
@@ -269,7 +352,15 @@ async fn admin_reset(State(state): State<AppState>) -> Response {
 /// A response whose body breaks off: the client sees the connection drop mid-response.
 fn dropped_connection() -> Response {
     let stream = futures_util::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: dropped connection"))
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault: dropped connection",
+        ))
     });
-    (StatusCode::OK, [("content-length", "1024")], Body::from_stream(stream)).into_response()
+    (
+        StatusCode::OK,
+        [("content-length", "1024")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }

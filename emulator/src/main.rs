@@ -20,16 +20,21 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let mut credentials = HashMap::new();
     for pair in &args.credentials {
-        let (key, secret) = pair
-            .split_once(':')
-            .ok_or_else(|| anyhow::anyhow!("--credentials takes ACCESS_KEY_ID:SECRET_ACCESS_KEY, got {pair:?}"))?;
+        let (key, secret) = pair.split_once(':').ok_or_else(|| {
+            anyhow::anyhow!("--credentials takes ACCESS_KEY_ID:SECRET_ACCESS_KEY, got {pair:?}")
+        })?;
         credentials.insert(key.to_owned(), secret.to_owned());
     }
-    let settings = Settings { credentials, max_configurations: args.max_configurations };
+    let settings = Settings {
+        credentials,
+        max_configurations: args.max_configurations,
+    };
     let addr = pinpoint_emulator::spawn(args.listen, settings).await?;
     // Tests and scripts wait for this exact line.
     println!("listening on http://{addr}");

@@ -43,8 +43,9 @@ static ROLE: LazyLock<Regex> =
 static CAMPAIGN: LazyLock<Regex> = LazyLock::new(|| {
     re(r"^arn:aws[a-z-]*:personalize:([a-z0-9-]+):\d{12}:campaign/[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 });
-static LAMBDA_ARN: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]+):\d{12}:function:[a-zA-Z0-9_-]{1,64}$"));
+static LAMBDA_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]+):\d{12}:function:[a-zA-Z0-9_-]{1,64}$")
+});
 static LAMBDA_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9_-]{1,64}$"));
 static DISPLAY: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9 _-]{1,25}$"));
 static ATTR_DISPLAY: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9][a-zA-Z0-9 _-]{0,24}$"));
@@ -59,30 +60,56 @@ pub fn check(body: &ConfigurationBody, region: &str) -> Vec<String> {
         }
     };
     if let Some(name) = &body.name {
-        require(NAME.is_match(name), format!("Name {name:?} must start with a letter or number and contain up to 128 letters, numbers, spaces, underscores or hyphens"));
+        require(
+            NAME.is_match(name),
+            format!(
+                "Name {name:?} must start with a letter or number and contain up to 128 letters, numbers, spaces, underscores or hyphens"
+            ),
+        );
     }
     if let Some(d) = &body.description {
-        require(DESCRIPTION.is_match(d), format!("Description {d:?} may contain up to 128 letters, numbers, spaces and _ ; ( ) , -"));
+        require(
+            DESCRIPTION.is_match(d),
+            format!(
+                "Description {d:?} may contain up to 128 letters, numbers, spaces and _ ; ( ) , -"
+            ),
+        );
     }
     match &body.recommendation_provider_uri {
         None => require(false, "RecommendationProviderUri is required".into()),
         Some(uri) => match CAMPAIGN.captures(uri) {
-            None => require(false, format!("RecommendationProviderUri {uri:?} is not an Amazon Personalize campaign ARN")),
-            Some(c) => require(&c[1] == region, format!("RecommendationProviderUri {uri:?} is not in {region}")),
+            None => require(
+                false,
+                format!(
+                    "RecommendationProviderUri {uri:?} is not an Amazon Personalize campaign ARN"
+                ),
+            ),
+            Some(c) => require(
+                &c[1] == region,
+                format!("RecommendationProviderUri {uri:?} is not in {region}"),
+            ),
         },
     }
     match &body.recommendation_provider_role_arn {
         None => require(false, "RecommendationProviderRoleArn is required".into()),
-        Some(arn) => require(ROLE.is_match(arn), format!("RecommendationProviderRoleArn {arn:?} is not an IAM role ARN")),
+        Some(arn) => require(
+            ROLE.is_match(arn),
+            format!("RecommendationProviderRoleArn {arn:?} is not an IAM role ARN"),
+        ),
     }
     if let Some(t) = &body.recommendation_provider_id_type {
         require(
             t == "PINPOINT_ENDPOINT_ID" || t == "PINPOINT_USER_ID",
-            format!("RecommendationProviderIdType {t:?} must be PINPOINT_ENDPOINT_ID or PINPOINT_USER_ID"),
+            format!(
+                "RecommendationProviderIdType {t:?} must be PINPOINT_ENDPOINT_ID or PINPOINT_USER_ID"
+            ),
         );
     }
     if let Some(n) = body.recommendations_per_message {
-        require((1..=5).contains(&n), format!("RecommendationsPerMessage {n} must be between 1 and 5"));
+        require(
+            (1..=5).contains(&n),
+            format!("RecommendationsPerMessage {n} must be between 1 and 5"),
+        );
     }
     let attributes = body.attributes.as_ref().filter(|a| !a.is_empty());
     match &body.recommendation_transformer_uri {
@@ -91,27 +118,63 @@ pub fn check(body: &ConfigurationBody, region: &str) -> Vec<String> {
                 None => require(false, "RecommendationsDisplayName is required when RecommendationTransformerUri is not set".into()),
                 Some(d) => require(DISPLAY.is_match(d), format!("RecommendationsDisplayName {d:?} must contain 1 to 25 letters, numbers, spaces, underscores or hyphens")),
             }
-            require(attributes.is_none(), "Attributes can only be set with a RecommendationTransformerUri".into());
+            require(
+                attributes.is_none(),
+                "Attributes can only be set with a RecommendationTransformerUri".into(),
+            );
         }
         Some(uri) => {
             if uri.starts_with("arn:") {
                 match LAMBDA_ARN.captures(uri) {
-                    None => require(false, format!("RecommendationTransformerUri {uri:?} is not a Lambda function ARN")),
-                    Some(c) => require(&c[1] == region, format!("RecommendationTransformerUri {uri:?} must be in {region}")),
+                    None => require(
+                        false,
+                        format!(
+                            "RecommendationTransformerUri {uri:?} is not a Lambda function ARN"
+                        ),
+                    ),
+                    Some(c) => require(
+                        &c[1] == region,
+                        format!("RecommendationTransformerUri {uri:?} must be in {region}"),
+                    ),
                 }
             } else {
-                require(LAMBDA_NAME.is_match(uri), format!("RecommendationTransformerUri {uri:?} is not a Lambda function name"));
+                require(
+                    LAMBDA_NAME.is_match(uri),
+                    format!("RecommendationTransformerUri {uri:?} is not a Lambda function name"),
+                );
             }
             match attributes {
-                None => require(false, "Attributes is required with a RecommendationTransformerUri".into()),
+                None => require(
+                    false,
+                    "Attributes is required with a RecommendationTransformerUri".into(),
+                ),
                 Some(a) => {
-                    require(a.len() <= 10, format!("Attributes holds {} entries; at most 10 are allowed", a.len()));
+                    require(
+                        a.len() <= 10,
+                        format!(
+                            "Attributes holds {} entries; at most 10 are allowed",
+                            a.len()
+                        ),
+                    );
                     let mut seen = std::collections::BTreeSet::new();
                     for (key, display) in a {
                         let bare = key.strip_prefix("Recommendations.").unwrap_or(key);
-                        require(ATTR_NAME.is_match(bare), format!("Attribute name {key:?} must start with a letter or number and contain up to 50 letters, numbers, underscores or hyphens"));
-                        require(seen.insert(bare.to_owned()), format!("Attribute name {key:?} is not unique"));
-                        require(ATTR_DISPLAY.is_match(display), format!("Attribute display name {display:?} must start with a letter or number and contain up to 25 letters, numbers, spaces, underscores or hyphens"));
+                        require(
+                            ATTR_NAME.is_match(bare),
+                            format!(
+                                "Attribute name {key:?} must start with a letter or number and contain up to 50 letters, numbers, underscores or hyphens"
+                            ),
+                        );
+                        require(
+                            seen.insert(bare.to_owned()),
+                            format!("Attribute name {key:?} is not unique"),
+                        );
+                        require(
+                            ATTR_DISPLAY.is_match(display),
+                            format!(
+                                "Attribute display name {display:?} must start with a letter or number and contain up to 25 letters, numbers, spaces, underscores or hyphens"
+                            ),
+                        );
                     }
                 }
             }

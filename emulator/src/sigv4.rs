@@ -78,14 +78,19 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
     let credential = credential.ok_or_else(|| missing("Credential"))?;
     let scope: Vec<&str> = credential.split('/').collect();
     let [access_key_id, date, region, service, "aws4_request"] = scope[..] else {
-        return Err(AuthError::Malformed("Credential must be KEY/DATE/REGION/SERVICE/aws4_request".into()));
+        return Err(AuthError::Malformed(
+            "Credential must be KEY/DATE/REGION/SERVICE/aws4_request".into(),
+        ));
     };
     Ok(Authorization {
         access_key_id,
         date,
         region,
         service,
-        signed_headers: signed.ok_or_else(|| missing("SignedHeaders"))?.split(';').collect(),
+        signed_headers: signed
+            .ok_or_else(|| missing("SignedHeaders"))?
+            .split(';')
+            .collect(),
         signature: signature.ok_or_else(|| missing("Signature"))?,
     })
 }
@@ -107,25 +112,37 @@ pub fn verify(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let auth = parse_authorization(header("authorization").ok_or(AuthError::Missing)?)?;
     if auth.service != SIGNING_NAME {
-        return Err(AuthError::Malformed(format!("the credential scope names service {:?}, not {SIGNING_NAME}", auth.service)));
+        return Err(AuthError::Malformed(format!(
+            "the credential scope names service {:?}, not {SIGNING_NAME}",
+            auth.service
+        )));
     }
-    let amz_date = header("x-amz-date").ok_or_else(|| AuthError::Malformed("no X-Amz-Date header".into()))?;
+    let amz_date =
+        header("x-amz-date").ok_or_else(|| AuthError::Malformed("no X-Amz-Date header".into()))?;
     if !amz_date.starts_with(auth.date) {
-        return Err(AuthError::Malformed("the credential scope's date is not the X-Amz-Date's".into()));
+        return Err(AuthError::Malformed(
+            "the credential scope's date is not the X-Amz-Date's".into(),
+        ));
     }
-    let time = parse_amz_date(amz_date).ok_or_else(|| AuthError::Malformed("X-Amz-Date is not YYYYMMDDTHHMMSSZ".into()))?;
-    let skew = SystemTime::now().duration_since(time).unwrap_or_else(|e| e.duration());
+    let time = parse_amz_date(amz_date)
+        .ok_or_else(|| AuthError::Malformed("X-Amz-Date is not YYYYMMDDTHHMMSSZ".into()))?;
+    let skew = SystemTime::now()
+        .duration_since(time)
+        .unwrap_or_else(|e| e.duration());
     if skew > Duration::from_secs(15 * 60) {
         return Err(AuthError::Expired);
     }
     if !auth.signed_headers.contains(&"host") {
-        return Err(AuthError::Malformed("the host header must be signed".into()));
+        return Err(AuthError::Malformed(
+            "the host header must be signed".into(),
+        ));
     }
     let secret = secret_for(auth.access_key_id).ok_or(AuthError::UnknownKey)?;
 
     let mut signed = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
-        let value = header(name).ok_or_else(|| AuthError::Malformed(format!("signed header {name} is missing")))?;
+        let value = header(name)
+            .ok_or_else(|| AuthError::Malformed(format!("signed header {name} is missing")))?;
         signed.push((*name, value));
     }
     let token = header("x-amz-security-token").map(str::to_owned);
@@ -142,8 +159,13 @@ pub fn verify(
         .build()
         .map_err(|e| AuthError::Malformed(e.to_string()))?
         .into();
-    let request = SignableRequest::new(method.as_str(), path_and_query, signed.into_iter(), SignableBody::Bytes(body))
-        .map_err(|e| AuthError::Malformed(e.to_string()))?;
+    let request = SignableRequest::new(
+        method.as_str(),
+        path_and_query,
+        signed.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| AuthError::Malformed(e.to_string()))?;
     let expected = sign(request, &params).map_err(|e| AuthError::Malformed(e.to_string()))?;
     if expected.signature() != auth.signature {
         return Err(AuthError::BadSignature);

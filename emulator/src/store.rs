@@ -69,15 +69,26 @@ impl Store {
         self.items.iter().filter(|s| s.region == region).collect()
     }
 
-    pub fn replace(&mut self, region: &str, id: &str, configuration: ConfigurationBody) -> Option<Stored> {
-        let stored = self.items.iter_mut().find(|s| s.region == region && s.id == id)?;
+    pub fn replace(
+        &mut self,
+        region: &str,
+        id: &str,
+        configuration: ConfigurationBody,
+    ) -> Option<Stored> {
+        let stored = self
+            .items
+            .iter_mut()
+            .find(|s| s.region == region && s.id == id)?;
         stored.configuration = configuration;
         stored.last_modified_date = now();
         Some(stored.clone())
     }
 
     pub fn remove(&mut self, region: &str, id: &str) -> Option<Stored> {
-        let index = self.items.iter().position(|s| s.region == region && s.id == id)?;
+        let index = self
+            .items
+            .iter()
+            .position(|s| s.region == region && s.id == id)?;
         Some(self.items.remove(index))
     }
 

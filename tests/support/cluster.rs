@@ -25,12 +25,17 @@ pub fn tools_bin() -> PathBuf {
     if let Ok(dir) = std::env::var("RECOMMENDER_TOOLS_BIN") {
         return PathBuf::from(dir);
     }
-    let cache = std::env::var("RECOMMENDER_TOOLS_CACHE").map(PathBuf::from).unwrap_or_else(|_| {
-        let base = std::env::var("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache"));
-        base.join("recommender-operator/tools")
-    });
+    let cache = std::env::var("RECOMMENDER_TOOLS_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let base = std::env::var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| {
+                    PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                        .join(".cache")
+                });
+            base.join("recommender-operator/tools")
+        });
     cache.join("bin")
 }
 
@@ -47,22 +52,38 @@ pub fn tool(name: &str) -> PathBuf {
 
 /// A binary of this workspace, built next to the test binary.
 pub fn workspace_bin(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_recommender-operator")).parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = Path::new(env!("CARGO_BIN_EXE_recommender-operator"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
     path
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
-/// Kills the child when the test process (`$1`) is gone or the child ends on its own.
+/// Kills the child when the test process (`$1`) is gone or the child ends on its own: SIGTERM,
+/// then SIGKILL after 5 s (kube-apiserver can take minutes to shut down once etcd is gone).
 const WATCHDOG: &str = r#"parent=$1; shift
 "$@" & child=$!
-trap 'kill $child 2>/dev/null' EXIT TERM INT
+stop() {
+  kill $child 2>/dev/null
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 $child 2>/dev/null || exit 0; sleep 0.5; done
+  kill -9 $child 2>/dev/null
+}
+trap 'stop; exit 0' TERM INT
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
-kill $child 2>/dev/null; wait $child"#;
+stop"#;
 
 /// A process started under the watchdog, its output kept in a log file.
 pub struct Process {
@@ -72,7 +93,13 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn start(name: &str, program: &Path, args: &[String], envs: &[(&str, String)], log: PathBuf) -> Self {
+    pub fn start(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        envs: &[(&str, String)],
+        log: PathBuf,
+    ) -> Self {
         let log_file = std::fs::File::create(&log).expect("create log file");
         let child = Command::new("bash")
             .arg("-c")
@@ -87,7 +114,11 @@ impl Process {
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        Self { name: name.to_owned(), child, log }
+        Self {
+            name: name.to_owned(),
+            child,
+            log,
+        }
     }
 
     /// The log so far.
@@ -108,21 +139,34 @@ impl Process {
             if let Some(line) = out.lines().find(|l| l.contains(needle)) {
                 return line.to_owned();
             }
-            assert!(self.is_running(), "{} exited before printing {needle:?}:\n{out}", self.name);
-            assert!(Instant::now() < deadline, "{} did not print {needle:?} in {timeout:?}:\n{out}", self.name);
+            assert!(
+                self.is_running(),
+                "{} exited before printing {needle:?}:\n{out}",
+                self.name
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{} did not print {needle:?} in {timeout:?}:\n{out}",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     /// Stops the process (SIGTERM to the watchdog, which passes it on) and waits for it.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
     }
 
     /// SIGKILL: no clean shutdown for the program.
     pub fn kill_hard(&mut self) {
-        let _ = Command::new("pkill").args(["-KILL", "-P", &self.child.id().to_string()]).status();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -130,7 +174,12 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("----- {} log ({}) -----\n{}", self.name, self.log.display(), tail(&self.output(), 120));
+            eprintln!(
+                "----- {} log ({}) -----\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.output(), 120)
+            );
         }
         self.stop();
     }
@@ -162,7 +211,8 @@ impl ControlPlane {
         let etcd_bin = tool("etcd");
         let apiserver_bin = tool("kube-apiserver");
         tool("kubectl");
-        let dir = std::env::temp_dir().join(format!("recommender-operator-test-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("recommender-operator-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("etcd")).expect("create test dir");
         let pki = Pki::write(&dir);
@@ -187,7 +237,8 @@ impl ControlPlane {
         );
         wait_until(Duration::from_secs(60), "etcd is healthy", || {
             assert!(etcd.is_running(), "etcd exited:\n{}", etcd.output());
-            reqwest::blocking::get(format!("http://127.0.0.1:{client}/health")).is_ok_and(|r| r.status().is_success())
+            reqwest::blocking::get(format!("http://127.0.0.1:{client}/health"))
+                .is_ok_and(|r| r.status().is_success())
         });
 
         let port = free_port();
@@ -218,15 +269,31 @@ impl ControlPlane {
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(&kubeconfig, pki.kubeconfig(&server, &dir)).expect("write kubeconfig");
         wait_until(Duration::from_secs(180), "kube-apiserver is ready", || {
-            assert!(apiserver.is_running(), "kube-apiserver exited:\n{}", tail(&apiserver.output(), 60));
-            kubectl_command(&kubeconfig).args(["get", "--raw", "/readyz"]).output().is_ok_and(|o| o.status.success())
+            assert!(
+                apiserver.is_running(),
+                "kube-apiserver exited:\n{}",
+                tail(&apiserver.output(), 60)
+            );
+            kubectl_command(&kubeconfig)
+                .args(["get", "--raw", "/readyz"])
+                .output()
+                .is_ok_and(|o| o.status.success())
         });
-        Self { dir, kubeconfig, server, _etcd: etcd, _apiserver: apiserver }
+        Self {
+            dir,
+            kubeconfig,
+            server,
+            _etcd: etcd,
+            _apiserver: apiserver,
+        }
     }
 
     /// Runs kubectl against this control plane.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        kubectl_command(&self.kubeconfig).args(args).output().expect("run kubectl")
+        kubectl_command(&self.kubeconfig)
+            .args(args)
+            .output()
+            .expect("run kubectl")
     }
 
     /// Runs kubectl with `input` on standard input.
@@ -239,14 +306,25 @@ impl ControlPlane {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
         child.wait_with_output().expect("kubectl finishes")
     }
 
     /// Runs kubectl and fails the test with its output unless it succeeds; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {} failed:\n{}{}", args.join(" "), text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {} failed:\n{}{}",
+            args.join(" "),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -284,7 +362,10 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !ready() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -298,23 +379,40 @@ impl Pki {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "recommender-operator-test-ca");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "recommender-operator-test-ca");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
         let issuer = Issuer::new(ca_params, &ca_key);
 
         let server_key = KeyPair::generate().expect("server key");
-        let mut server_params = CertificateParams::new(vec!["localhost".to_owned()]).expect("server params");
-        server_params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        let mut server_params =
+            CertificateParams::new(vec!["localhost".to_owned()]).expect("server params");
+        server_params
+            .subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
         server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = server_params.signed_by(&server_key, &issuer).expect("server certificate");
+        let server_cert = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("server certificate");
 
         let admin_key = KeyPair::generate().expect("admin key");
         let mut admin_params = CertificateParams::new(Vec::<String>::new()).expect("admin params");
-        admin_params.distinguished_name.push(DnType::CommonName, "admin");
-        admin_params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+        admin_params
+            .distinguished_name
+            .push(DnType::CommonName, "admin");
+        admin_params
+            .distinguished_name
+            .push(DnType::OrganizationName, "system:masters");
         admin_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let admin_cert = admin_params.signed_by(&admin_key, &issuer).expect("admin certificate");
+        let admin_cert = admin_params
+            .signed_by(&admin_key, &issuer)
+            .expect("admin certificate");
 
         let sa_key = KeyPair::generate().expect("service account key");
         let files = [
@@ -376,7 +474,13 @@ impl TestEnv {
         let plane = control_plane();
         plane.install_crd();
         let namespace = format!("e2e-{name}");
-        let _ = plane.kubectl(&["delete", "namespace", &namespace, "--wait=true", "--ignore-not-found"]);
+        let _ = plane.kubectl(&[
+            "delete",
+            "namespace",
+            &namespace,
+            "--wait=true",
+            "--ignore-not-found",
+        ]);
         plane.kubectl_ok(&["create", "namespace", &namespace]);
 
         let mut emulator = Process::start(
@@ -388,7 +492,14 @@ impl TestEnv {
         );
         let line = emulator.wait_for_log("listening on http://", Duration::from_secs(30));
         let emulator_url = line.trim().trim_start_matches("listening on ").to_owned();
-        let mut env = Self { plane, namespace, emulator, emulator_url, operator: None, http: reqwest::blocking::Client::new() };
+        let mut env = Self {
+            plane,
+            namespace,
+            emulator,
+            emulator_url,
+            operator: None,
+            http: reqwest::blocking::Client::new(),
+        };
         env.start_operator();
         env
     }
@@ -398,7 +509,10 @@ impl TestEnv {
         if let Some(mut old) = self.operator.take() {
             old.stop();
         }
-        let log = self.plane.dir.join(format!("{}-operator-{}.log", self.namespace, now_millis()));
+        let log = self
+            .plane
+            .dir
+            .join(format!("{}-operator-{}.log", self.namespace, now_millis()));
         let mut operator = Process::start(
             "recommender-operator",
             Path::new(env!("CARGO_BIN_EXE_recommender-operator")),
@@ -443,16 +557,25 @@ impl TestEnv {
 
     /// `kubectl apply` of one object given as JSON.
     pub fn apply(&self, object: &Value) -> Output {
-        self.plane.kubectl_stdin(&["-n", &self.namespace, "apply", "-f", "-"], &object.to_string())
+        self.plane.kubectl_stdin(
+            &["-n", &self.namespace, "apply", "-f", "-"],
+            &object.to_string(),
+        )
     }
 
     pub fn apply_ok(&self, object: &Value) {
         let out = self.apply(object);
-        assert!(out.status.success(), "kubectl apply failed:\n{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl apply failed:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
     }
 
     pub fn model(&self, name: &str) -> Value {
-        self.plane.get_json(&["-n", &self.namespace, "recommendermodel", name])
+        self.plane
+            .get_json(&["-n", &self.namespace, "recommendermodel", name])
     }
 
     /// `kubectl wait` on a condition of a model.
@@ -474,20 +597,34 @@ impl TestEnv {
 
     /// Every configuration the emulator holds.
     pub fn configurations(&self) -> Vec<Value> {
-        self.emulator_get("configurations").as_array().cloned().unwrap_or_default()
+        self.emulator_get("configurations")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn calls(&self, operation: &str) -> u64 {
-        self.emulator_get("calls").get(operation).and_then(Value::as_u64).unwrap_or(0)
+        self.emulator_get("calls")
+            .get(operation)
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
     }
 
     pub fn fault(&self, fault: Value) {
-        let r = self.http.post(format!("{}/_emulator/faults", self.emulator_url)).json(&fault).send().expect("add fault");
+        let r = self
+            .http
+            .post(format!("{}/_emulator/faults", self.emulator_url))
+            .json(&fault)
+            .send()
+            .expect("add fault");
         assert!(r.status().is_success());
     }
 
     pub fn clear_faults(&self) {
-        self.http.delete(format!("{}/_emulator/faults", self.emulator_url)).send().expect("clear faults");
+        self.http
+            .delete(format!("{}/_emulator/faults", self.emulator_url))
+            .send()
+            .expect("clear faults");
     }
 
     fn emulator_get(&self, what: &str) -> Value {
@@ -503,11 +640,16 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             // Leave the namespace on failure, to look at; clean up after success.
-            let _ = self.plane.kubectl(&["delete", "namespace", &self.namespace, "--wait=false"]);
+            let _ = self
+                .plane
+                .kubectl(&["delete", "namespace", &self.namespace, "--wait=false"]);
         }
     }
 }
 
 fn now_millis() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
 }

@@ -14,10 +14,14 @@ pub struct Emulator {
 
 impl Emulator {
     pub async fn start() -> Self {
-        let addr = pinpoint_emulator::spawn("127.0.0.1:0".parse().expect("address"), Default::default())
-            .await
-            .expect("start the emulator");
-        Self { url: format!("http://{addr}"), http: reqwest::Client::new() }
+        let addr =
+            pinpoint_emulator::spawn("127.0.0.1:0".parse().expect("address"), Default::default())
+                .await
+                .expect("start the emulator");
+        Self {
+            url: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// A client with the emulator's credentials; `attempts` 1 turns the SDK's retries off.
@@ -38,12 +42,26 @@ impl Emulator {
     }
 
     pub async fn fault(&self, fault: Value) {
-        let r = self.http.post(format!("{}/_emulator/faults", self.url)).json(&fault).send().await.expect("add fault");
-        assert!(r.status().is_success(), "fault rejected: {}", r.text().await.unwrap_or_default());
+        let r = self
+            .http
+            .post(format!("{}/_emulator/faults", self.url))
+            .json(&fault)
+            .send()
+            .await
+            .expect("add fault");
+        assert!(
+            r.status().is_success(),
+            "fault rejected: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     pub async fn clear_faults(&self) {
-        self.http.delete(format!("{}/_emulator/faults", self.url)).send().await.expect("clear faults");
+        self.http
+            .delete(format!("{}/_emulator/faults", self.url))
+            .send()
+            .await
+            .expect("clear faults");
     }
 
     async fn admin_get(&self, what: &str) -> Value {
@@ -62,8 +80,14 @@ pub fn sdk_config(attempts: u32) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "tests")))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "test", "test", None, None, "tests",
+        )))
         .retry_config(RetryConfig::standard().with_max_attempts(attempts))
-        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(5)).build())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .build(),
+        )
         .build()
 }

@@ -47,12 +47,17 @@ impl Case {
 pub fn cases() -> Vec<Case> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/validation.json");
     let text = std::fs::read_to_string(path).expect("read tests/cases/validation.json");
-    let table: Table = serde_json::from_str(&text).expect("tests/cases/validation.json is well-formed");
+    let table: Table =
+        serde_json::from_str(&text).expect("tests/cases/validation.json is well-formed");
     table
         .cases
         .into_iter()
         .map(|c| {
-            let mut spec = table.bases.get(&c.base).unwrap_or_else(|| panic!("case {:?}: no base {:?}", c.name, c.base)).clone();
+            let mut spec = table
+                .bases
+                .get(&c.base)
+                .unwrap_or_else(|| panic!("case {:?}: no base {:?}", c.name, c.base))
+                .clone();
             if !c.patch.is_null() {
                 json_patch::merge(&mut spec, &c.patch);
             }
@@ -66,9 +71,16 @@ pub fn cases() -> Vec<Case> {
             let cel_errors = if c.controller_only {
                 BTreeSet::new()
             } else {
-                c.cel_errors.map(|e| e.into_iter().collect()).unwrap_or_else(|| errors.clone())
+                c.cel_errors
+                    .map(|e| e.into_iter().collect())
+                    .unwrap_or_else(|| errors.clone())
             };
-            Case { name: c.name, object, errors, cel_errors }
+            Case {
+                name: c.name,
+                object,
+                errors,
+                cel_errors,
+            }
         })
         .collect()
 }
