@@ -11,6 +11,13 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "pinned Kubernetes tools (built once, cached outside the repository)"
 bash scripts/tools.sh >/dev/null
 
+step "pinned Python test tools (a virtualenv cached outside the repository)"
+venv=${RECOMMENDER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/recommender-operator/venv-$(sha256sum scripts/requirements-test.txt | cut -c1-12)}
+if [[ ! -x "$venv/bin/pytest" ]]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+
 step "cargo fmt"
 cargo fmt --all -- --check
 
@@ -22,3 +29,9 @@ cargo build --workspace --bins --locked
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "Helm chart, kustomize base, Argo CD health check (Lua 5.1)"
+"$venv/bin/pytest" -q deploy
+
+step "Dockerfile lint"
+"$venv/bin/hadolint" Dockerfile && echo "hadolint: Dockerfile is clean"

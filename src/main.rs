@@ -5,7 +5,7 @@ use kube::CustomResourceExt;
 use recommender_operator::{
     api::RecommenderModel,
     files, http,
-    pinpoint::SdkPinpoint,
+    pinpoint::{Metered, SdkPinpoint},
     reconciler::{self, Context, Settings},
     telemetry::{self, LogFormat, Metrics},
 };
@@ -93,8 +93,11 @@ fn main() -> ExitCode {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
-    let pinpoint = SdkPinpoint::from_env(args.pinpoint_endpoint_url).await;
     let metrics = Arc::new(Metrics::default());
+    let pinpoint = Metered::new(
+        SdkPinpoint::from_env(args.pinpoint_endpoint_url).await,
+        metrics.clone(),
+    );
     let settings = Settings {
         namespace: args.namespace,
         concurrency: args.concurrency,

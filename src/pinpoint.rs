@@ -3,7 +3,12 @@
 //! the operator outlive Pinpoint's end of support (point the endpoint elsewhere, or swap the
 //! implementation) and lets tests count and fake calls.
 
-use std::{collections::HashMap, future::Future, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use aws_sdk_pinpoint::{
     Client,
@@ -15,7 +20,7 @@ use aws_sdk_pinpoint::{
     },
 };
 
-use crate::desired::RecommenderConfig;
+use crate::{desired::RecommenderConfig, telemetry::Metrics};
 
 /// A configuration as Pinpoint returned it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +44,19 @@ pub enum PinpointErrorKind {
     Throttled,
     /// 5xx, timeouts, refused or dropped connections.
     Unavailable,
+}
+
+impl PinpointErrorKind {
+    /// A metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinpointErrorKind::Rejected => "rejected",
+            PinpointErrorKind::AccessDenied => "access_denied",
+            PinpointErrorKind::NotFound => "not_found",
+            PinpointErrorKind::Throttled => "throttled",
+            PinpointErrorKind::Unavailable => "unavailable",
+        }
+    }
 }
 
 /// A failed Pinpoint call, with Pinpoint's own message.
@@ -218,6 +236,74 @@ impl Pinpoint for SdkPinpoint {
                 e => Err(e),
             },
         }
+    }
+}
+
+/// Counts and times every call of the `Pinpoint` it wraps.
+pub struct Metered<P> {
+    inner: P,
+    metrics: Arc<Metrics>,
+}
+
+impl<P> Metered<P> {
+    pub fn new(inner: P, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    async fn observe<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, PinpointError>>,
+    ) -> Result<T, PinpointError> {
+        let start = Instant::now();
+        let result = call.await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(e) => e.kind.as_str(),
+        };
+        self.metrics
+            .pinpoint_call(operation, outcome, start.elapsed().as_secs_f64());
+        result
+    }
+}
+
+impl<P: Pinpoint> Pinpoint for Metered<P> {
+    async fn create(
+        &self,
+        region: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, PinpointError> {
+        self.observe(
+            "CreateRecommenderConfiguration",
+            self.inner.create(region, config),
+        )
+        .await
+    }
+
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, PinpointError> {
+        self.observe("GetRecommenderConfiguration", self.inner.get(region, id))
+            .await
+    }
+
+    async fn update(
+        &self,
+        region: &str,
+        id: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, PinpointError> {
+        self.observe(
+            "UpdateRecommenderConfiguration",
+            self.inner.update(region, id, config),
+        )
+        .await
+    }
+
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, PinpointError> {
+        self.observe(
+            "DeleteRecommenderConfiguration",
+            self.inner.delete(region, id),
+        )
+        .await
     }
 }
 

@@ -75,6 +75,17 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReadyLabels {
     ready: &'static str,
     reason: String,
@@ -88,6 +99,8 @@ pub struct Metrics {
     reconcile_errors_by_reason: Family<ReasonLabels, Counter>,
     reconcile_time: Family<ControllerLabels, Histogram>,
     models: Family<ReadyLabels, Gauge>,
+    pinpoint_requests: Family<CallLabels, Counter>,
+    pinpoint_latency: Family<OperationLabels, Histogram>,
     /// Each model's (Ready status, reason), to keep the gauge exact.
     model_states: Mutex<HashMap<String, (&'static str, String)>>,
     ready: AtomicBool,
@@ -130,8 +143,24 @@ impl Default for Metrics {
             "RecommenderModels by Ready status and reason",
             models.clone(),
         );
+        let pinpoint_requests = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "recommender_operator_pinpoint_requests",
+            "Pinpoint API calls by operation and outcome (success, or the error kind)",
+            pinpoint_requests.clone(),
+        );
+        let pinpoint_latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+        });
+        registry.register(
+            "recommender_operator_pinpoint_request_duration_seconds",
+            "Pinpoint API call latency, SDK retries included",
+            pinpoint_latency.clone(),
+        );
         Self {
             registry,
+            pinpoint_requests,
+            pinpoint_latency,
             reconcile_total,
             reconcile_errors,
             reconcile_errors_by_reason,
@@ -194,6 +223,16 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+
+    /// Records one Pinpoint call.
+    pub fn pinpoint_call(&self, operation: &'static str, outcome: &'static str, seconds: f64) {
+        self.pinpoint_requests
+            .get_or_create(&CallLabels { operation, outcome })
+            .inc();
+        self.pinpoint_latency
+            .get_or_create(&OperationLabels { operation })
+            .observe(seconds);
     }
 
     /// Records a model's Ready condition for the models gauge.

@@ -81,7 +81,7 @@ fn the_api_server_applies_the_validation_table() {
 
 #[test]
 fn a_model_is_published_updated_in_place_and_deleted() {
-    let env = TestEnv::new("lifecycle");
+    let mut env = TestEnv::new("lifecycle");
     env.apply_ok(&model("movie-recs", "model value, every field set"));
     env.wait_condition("movie-recs", "Ready", 120);
 
@@ -154,6 +154,24 @@ fn a_model_is_published_updated_in_place_and_deleted() {
         events.contains("Created") && events.contains("Updated"),
         "events: {events}"
     );
+
+    // The endpoints: probes answer, metrics count the work with the names dashboards know.
+    assert_eq!(env.operator_get("probes", "/healthz").0, 200);
+    assert_eq!(env.operator_get("probes", "/readyz").0, 200);
+    let (code, metrics) = env.operator_get("metrics", "/metrics");
+    assert_eq!(code, 200);
+    for needle in [
+        r#"controller_runtime_reconcile_total{controller="recommendermodel",result="success"}"#,
+        "controller_runtime_reconcile_time_seconds_bucket",
+        r#"recommender_operator_pinpoint_requests_total{operation="CreateRecommenderConfiguration",outcome="success"} 1"#,
+        r#"recommender_operator_pinpoint_requests_total{operation="UpdateRecommenderConfiguration",outcome="success"} 1"#,
+        r#"recommender_operator_models{ready="True",reason="Ready"} 1"#,
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
+    }
 
     // Delete (policy Delete): the configuration goes, then the object.
     env.kubectl_ok(&["delete", "recmodel", "movie-recs", "--timeout=120s"]);

@@ -348,6 +348,25 @@ impl ControlPlane {
     }
 }
 
+const TEST_DIR_PREFIX: &str = "recommender-operator-test-";
+
+/// Removes the directories of earlier test runs whose process is gone (a static's destructor
+/// never runs, so each run cleans up after the ones before it).
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(TEST_DIR_PREFIX)) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn kubectl_command(kubeconfig: &Path) -> Command {
     let mut command = Command::new(tool("kubectl"));
     command.arg(format!("--kubeconfig={}", kubeconfig.display()));
@@ -536,6 +555,31 @@ impl TestEnv {
         );
         operator.wait_for_log("controller started", Duration::from_secs(60));
         self.operator = Some(operator);
+    }
+
+    /// An HTTP endpoint of the operator, `metrics` or `probes`, from its startup log line.
+    pub fn operator_addr(&mut self, which: &str) -> String {
+        let line = self
+            .operator()
+            .wait_for_log("serving HTTP endpoints", Duration::from_secs(30));
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{which}=")))
+            .unwrap_or_else(|| panic!("no {which} address in {line:?}"))
+            .to_owned()
+    }
+
+    /// GET a path of the operator's HTTP endpoints.
+    pub fn operator_get(&mut self, which: &str, path: &str) -> (u16, String) {
+        let url = format!("http://{}{path}", self.operator_addr(which));
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        (
+            response.status().as_u16(),
+            response.text().unwrap_or_default(),
+        )
     }
 
     pub fn operator(&mut self) -> &mut Process {
