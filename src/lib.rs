@@ -4,6 +4,7 @@ pub mod api;
 pub mod desired;
 pub mod files;
 pub mod http;
+pub mod leader;
 pub mod pinpoint;
 pub mod reconciler;
 pub mod status;

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use kube::CustomResourceExt;
 use recommender_operator::{
     api::RecommenderModel,
-    files, http,
+    files, http, leader,
     pinpoint::{Metered, SdkPinpoint},
     reconciler::{self, Context, Settings},
     telemetry::{self, LogFormat, Metrics},
@@ -52,6 +52,19 @@ struct RunArgs {
     /// Address for /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8081")]
     probe_addr: SocketAddr,
+    /// Elect a leader through a Lease, so that only one of several replicas reconciles.
+    #[arg(long, env = "LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the leader-election Lease (default: $POD_NAMESPACE, else the watched
+    /// namespace, else `default`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "recommender-operator")]
+    leader_election_lease: String,
+    /// How long a leader's lease lasts without renewal (e.g. 15s).
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LOG_FORMAT")]
     log_format: LogFormat,
@@ -103,11 +116,50 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         resync: args.resync,
     };
-    let ctx = Arc::new(Context::new(client, pinpoint, metrics.clone(), settings));
-    let server = tokio::spawn(http::serve(args.metrics_addr, args.probe_addr, metrics));
-    tokio::select! {
+    let server = tokio::spawn(http::serve(
+        args.metrics_addr,
+        args.probe_addr,
+        metrics.clone(),
+    ));
+
+    let mut leadership = None;
+    if args.leader_elect {
+        let lease = leader::Settings {
+            namespace: args
+                .leader_election_namespace
+                .or_else(|| settings.namespace.clone())
+                .unwrap_or_else(|| "default".to_owned()),
+            lease_name: args.leader_election_lease,
+            identity: format!(
+                "{}-{:08x}",
+                std::env::var("POD_NAME").unwrap_or_else(|_| format!("pid{}", std::process::id())),
+                rand::random::<u32>()
+            ),
+            duration: args.lease_duration,
+        };
+        // A standby is healthy and ready; it only does not reconcile.
+        metrics.set_ready(true);
+        leadership = Some(leader::acquire(client.clone(), &lease).await?);
+    }
+    metrics.set_leader(true);
+
+    let ctx = Arc::new(Context::new(client, pinpoint, metrics, settings));
+    let result = tokio::select! {
         result = reconciler::run(ctx) => result,
-        result = server => result?,
+        result = server => result.map_err(anyhow::Error::from).and_then(|r| r),
+        () = lost(&mut leadership) => Err(anyhow::anyhow!("lost the leader-election lease; exiting so that another replica takes over")),
+    };
+    if let Some(leadership) = leadership {
+        leadership.release().await;
+    }
+    result
+}
+
+/// Resolves when leadership is lost; never without leader election.
+async fn lost(leadership: &mut Option<leader::Leadership>) {
+    match leadership {
+        Some(l) => l.lost().await,
+        None => std::future::pending().await,
     }
 }
 

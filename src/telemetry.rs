@@ -100,6 +100,7 @@ pub struct Metrics {
     reconcile_time: Family<ControllerLabels, Histogram>,
     models: Family<ReadyLabels, Gauge>,
     pinpoint_requests: Family<CallLabels, Counter>,
+    leader: Gauge,
     pinpoint_latency: Family<OperationLabels, Histogram>,
     /// Each model's (Ready status, reason), to keep the gauge exact.
     model_states: Mutex<HashMap<String, (&'static str, String)>>,
@@ -157,8 +158,15 @@ impl Default for Metrics {
             "Pinpoint API call latency, SDK retries included",
             pinpoint_latency.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader_election_master_status",
+            "1 while this replica holds the leader-election lease (or runs without election)",
+            leader.clone(),
+        );
         Self {
             registry,
+            leader,
             pinpoint_requests,
             pinpoint_latency,
             reconcile_total,
@@ -271,6 +279,10 @@ impl Metrics {
                 })
                 .dec();
         }
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
     }
 
     pub fn set_ready(&self, ready: bool) {

@@ -338,3 +338,58 @@ fn a_restarted_operator_makes_no_writes() {
     assert_eq!(env.calls("UpdateRecommenderConfiguration"), 0);
     assert_eq!(env.configurations().len(), 2);
 }
+
+#[test]
+fn with_leader_election_exactly_one_replica_reconciles_and_a_standby_takes_over() {
+    let env = TestEnv::without_operator("leader");
+    let election = [
+        "--leader-elect",
+        "--leader-election-namespace=e2e-leader",
+        "--leader-election-lease=recommender-operator-e2e",
+        "--lease-duration=6s",
+    ];
+    let mut first = env.spawn_operator(&election);
+    first.wait_for_log("controller started", Duration::from_secs(60));
+    let mut second = env.spawn_operator(&election);
+    second.wait_for_log("waiting for leadership", Duration::from_secs(60));
+
+    env.apply_ok(&model("one", "model value, every field set"));
+    env.wait_condition("one", "Ready", 120);
+    assert!(
+        first.output().contains("reconciled"),
+        "the leader reconciles"
+    );
+    assert!(
+        !second.output().contains("controller started"),
+        "the standby waits:\n{}",
+        second.output()
+    );
+    assert!(
+        !second.output().contains("reconciled"),
+        "only the leader writes"
+    );
+    let holder = env.kubectl_ok(&[
+        "get",
+        "lease",
+        "recommender-operator-e2e",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    assert!(!holder.is_empty(), "the lease has a holder");
+
+    // The leader dies without releasing its lease: the standby takes over once it runs out.
+    first.kill_hard();
+    second.wait_for_log("controller started", Duration::from_secs(60));
+    env.apply_ok(&model("two", "lambda by name"));
+    env.wait_condition("two", "Ready", 120);
+    let new_holder = env.kubectl_ok(&[
+        "get",
+        "lease",
+        "recommender-operator-e2e",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    assert_ne!(new_holder, holder);
+    assert_eq!(env.configurations().len(), 2, "no duplicate configurations");
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 2);
+}

@@ -490,6 +490,10 @@ pub struct TestEnv {
 impl TestEnv {
     /// `name` must be a valid namespace name, unique per test.
     pub fn new(name: &str) -> Self {
+        Self::create(name, true)
+    }
+
+    fn create(name: &str, with_operator: bool) -> Self {
         let plane = control_plane();
         plane.install_crd();
         let namespace = format!("e2e-{name}");
@@ -519,7 +523,9 @@ impl TestEnv {
             operator: None,
             http: reqwest::blocking::Client::new(),
         };
-        env.start_operator();
+        if with_operator {
+            env.start_operator();
+        }
         env
     }
 
@@ -528,21 +534,31 @@ impl TestEnv {
         if let Some(mut old) = self.operator.take() {
             old.stop();
         }
+        let mut operator = self.spawn_operator(&[]);
+        operator.wait_for_log("controller started", Duration::from_secs(60));
+        self.operator = Some(operator);
+    }
+
+    /// Starts another operator process for this namespace with `extra` arguments, without
+    /// waiting for it; the caller owns it.
+    pub fn spawn_operator(&self, extra: &[&str]) -> Process {
         let log = self
             .plane
             .dir
             .join(format!("{}-operator-{}.log", self.namespace, now_millis()));
-        let mut operator = Process::start(
+        let mut args = vec![
+            "run".to_owned(),
+            format!("--namespace={}", self.namespace),
+            format!("--pinpoint-endpoint-url={}", self.emulator_url),
+            "--metrics-addr=127.0.0.1:0".into(),
+            "--probe-addr=127.0.0.1:0".into(),
+            "--resync=10m".into(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        Process::start(
             "recommender-operator",
             Path::new(env!("CARGO_BIN_EXE_recommender-operator")),
-            &[
-                "run".into(),
-                format!("--namespace={}", self.namespace),
-                format!("--pinpoint-endpoint-url={}", self.emulator_url),
-                "--metrics-addr=127.0.0.1:0".into(),
-                "--probe-addr=127.0.0.1:0".into(),
-                "--resync=10m".into(),
-            ],
+            &args,
             &[
                 ("KUBECONFIG", self.plane.kubeconfig.display().to_string()),
                 ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -552,9 +568,12 @@ impl TestEnv {
                 ("RUST_LOG", "info,recommender_operator=debug".into()),
             ],
             log,
-        );
-        operator.wait_for_log("controller started", Duration::from_secs(60));
-        self.operator = Some(operator);
+        )
+    }
+
+    /// Like `new`, without starting an operator.
+    pub fn without_operator(name: &str) -> Self {
+        Self::create(name, false)
     }
 
     /// An HTTP endpoint of the operator, `metrics` or `probes`, from its startup log line.

@@ -1,0 +1,504 @@
+//! The install paths against the real API server: Helm, the kustomize base, and the operator
+//! running with nothing but the rights its ServiceAccount gets.
+//!
+//! There is no kubelet, so no pod ever runs. Instead the test mints a token for the chart's
+//! ServiceAccount and runs the operator binary on the host with a kubeconfig holding only that
+//! token, with the arguments of the Deployment the chart installed. Every API call it makes is
+//! then checked by RBAC exactly as in a cluster.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use super::cluster::{ControlPlane, Process, text, tool, workspace_bin};
+
+pub const CHART: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/deploy/helm/recommender-operator"
+);
+pub const KUSTOMIZE_BASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/manifests");
+pub const CRD: &str = "customresourcedefinition/recommendermodels.pinpoint.recommenders.dev";
+/// The chart's default release name, which is also the namespace the README installs it in.
+pub const DEFAULT_RELEASE: &str = "recommender-operator";
+pub const MODELS: &str = "recommendermodels.pinpoint.recommenders.dev";
+
+/// Credentials only the emulator and the operator know; the logs, events and statuses must
+/// never show them.
+pub const ACCESS_KEY_ID: &str = "AKIDEXAMPLE";
+pub const SECRET_ACCESS_KEY: &str = "s3cr3t-Xyz";
+
+/// The tests of this binary run in parallel threads on one control plane, but they share
+/// cluster-scoped state: the CRD (one Helm release at a time can own it), the ClusterRole and
+/// ClusterRoleBinding names of the default install (which the kustomize base uses too), and a
+/// cluster-wide operator sees the models of every namespace. So each test holds this lock for its
+/// whole run: they take turns, and each still runs alone or in any order.
+static CLUSTER: Mutex<()> = Mutex::new(());
+
+/// Proof that the caller holds the cluster lock.
+pub struct ClusterTurn(#[allow(dead_code)] MutexGuard<'static, ()>);
+
+pub fn cluster_turn() -> ClusterTurn {
+    // A test that panicked holding the lock poisons it; the next one still gets its turn.
+    ClusterTurn(CLUSTER.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Runs the pinned helm against the control plane, with its own config, cache and data
+/// directories (nothing of the user's is read or written).
+pub fn helm(plane: &ControlPlane, args: &[&str]) -> Output {
+    let home = plane.dir.join("helm");
+    Command::new(tool("helm"))
+        .args(args)
+        .arg(format!("--kubeconfig={}", plane.kubeconfig.display()))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("run helm")
+}
+
+pub fn helm_ok(plane: &ControlPlane, args: &[&str]) -> String {
+    let out = helm(plane, args);
+    assert!(
+        out.status.success(),
+        "helm {} failed:\n{}{}",
+        args.join(" "),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Every object of a multi-document YAML stream (empty documents dropped).
+pub fn yaml_objects(yaml: &str) -> Vec<Value> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple(yaml).expect("valid YAML");
+    documents.into_iter().filter(|d| d.is_object()).collect()
+}
+
+/// (kind, name, namespace) of each object.
+pub fn kinds_and_names(objects: &[Value]) -> std::collections::BTreeSet<(String, String, String)> {
+    objects
+        .iter()
+        .map(|o| {
+            let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned();
+            (s("/kind"), s("/metadata/name"), s("/metadata/namespace"))
+        })
+        .collect()
+}
+
+/// A Helm release installed by a test; uninstalled when dropped (also after a panic, so the next
+/// test can install the same release name).
+pub struct Release {
+    plane: &'static ControlPlane,
+    pub name: String,
+    pub namespace: String,
+}
+
+impl Release {
+    /// `helm install NAME CHART -n NAMESPACE --create-namespace --wait=false EXTRA...`.
+    pub fn install(
+        plane: &'static ControlPlane,
+        _turn: &ClusterTurn,
+        name: &str,
+        namespace: &str,
+        extra: &[&str],
+    ) -> Self {
+        let mut args = vec![
+            "install",
+            name,
+            CHART,
+            "--namespace",
+            namespace,
+            "--create-namespace",
+            "--wait=false",
+        ];
+        args.extend_from_slice(extra);
+        helm_ok(plane, &args);
+        Self {
+            plane,
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+        }
+    }
+
+    /// The one ServiceAccount the release created.
+    pub fn service_account(&self) -> String {
+        let list = self.plane.get_json(&[
+            "serviceaccounts",
+            "-n",
+            &self.namespace,
+            "-l",
+            &format!("app.kubernetes.io/instance={}", self.name),
+        ]);
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["metadata"]["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            names.len(),
+            1,
+            "release {} should create exactly one ServiceAccount: {names:?}",
+            self.name
+        );
+        names[0].to_owned()
+    }
+
+    /// `system:serviceaccount:NAMESPACE:NAME` of the release's ServiceAccount.
+    pub fn subject(&self) -> String {
+        format!(
+            "system:serviceaccount:{}:{}",
+            self.namespace,
+            self.service_account()
+        )
+    }
+
+    /// The one container of the Deployment the release installed.
+    fn container(&self) -> Value {
+        let list = self.plane.get_json(&[
+            "deployments",
+            "-n",
+            &self.namespace,
+            "-l",
+            &format!("app.kubernetes.io/instance={}", self.name),
+        ]);
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        assert_eq!(items.len(), 1, "one Deployment per release: {list:#}");
+        let containers = &items[0]["spec"]["template"]["spec"]["containers"];
+        assert_eq!(
+            containers.as_array().map(Vec::len),
+            Some(1),
+            "one container: {containers:#}"
+        );
+        containers[0].clone()
+    }
+
+    /// The container's arguments.
+    pub fn operator_args(&self) -> Vec<String> {
+        self.container()["args"]
+            .as_array()
+            .expect("the container has args")
+            .iter()
+            .map(|a| a.as_str().expect("string args").to_owned())
+            .collect()
+    }
+
+    /// The container's environment, the downward API resolved as the kubelet would for a pod
+    /// of this release.
+    pub fn operator_env(&self) -> Vec<(String, String)> {
+        let container = self.container();
+        let Some(env) = container["env"].as_array() else {
+            return Vec::new();
+        };
+        env.iter()
+            .map(|var| {
+                let name = var["name"].as_str().expect("env name").to_owned();
+                let value = if let Some(value) = var["value"].as_str() {
+                    value.to_owned()
+                } else {
+                    match var.pointer("/valueFrom/fieldRef/fieldPath").and_then(Value::as_str) {
+                        Some("metadata.namespace") => self.namespace.clone(),
+                        Some("metadata.name") => format!("{}-0", self.name),
+                        _ => panic!("the test cannot resolve env var {var}"),
+                    }
+                };
+                (name, value)
+            })
+            .collect()
+    }
+
+    /// A kubeconfig that authenticates as the release's ServiceAccount with a fresh token, and
+    /// only as it; returns the path and the token.
+    pub fn token_kubeconfig(&self) -> (PathBuf, String) {
+        let sa = self.service_account();
+        let token = self
+            .plane
+            .kubectl_ok(&[
+                "create",
+                "token",
+                &sa,
+                "-n",
+                &self.namespace,
+                "--duration=1h",
+            ])
+            .trim()
+            .to_owned();
+        assert!(!token.is_empty(), "kubectl create token printed a token");
+        let config = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test", "cluster": {
+                "server": self.plane.server,
+                "certificate-authority": self.plane.dir.join("ca.crt"),
+            }}],
+            "users": [{"name": sa, "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": {"cluster": "test", "user": sa, "namespace": "default"}}],
+            "current-context": "sa",
+        });
+        let path = self
+            .plane
+            .dir
+            .join(format!("{}-{}-token.kubeconfig", self.namespace, sa));
+        std::fs::write(&path, config.to_string()).expect("write the token kubeconfig");
+
+        // The file really authenticates as the ServiceAccount, not as anyone else.
+        let out = kubectl_as(&path, &["auth", "whoami", "-o", "json"]);
+        assert!(out.status.success(), "whoami: {}", text(&out.stderr));
+        let review: Value = serde_json::from_slice(&out.stdout).expect("whoami prints JSON");
+        assert_eq!(
+            review["status"]["userInfo"]["username"],
+            json!(self.subject()),
+            "{review:#}"
+        );
+        (path, token)
+    }
+
+    pub fn uninstall(&self) -> String {
+        helm_ok(
+            self.plane,
+            &["uninstall", &self.name, "--namespace", &self.namespace],
+        )
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = helm(
+            self.plane,
+            &[
+                "uninstall",
+                &self.name,
+                "--namespace",
+                &self.namespace,
+                "--ignore-not-found",
+            ],
+        );
+    }
+}
+
+/// kubectl with another kubeconfig.
+pub fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(tool("kubectl"))
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args)
+        .output()
+        .expect("run kubectl")
+}
+
+/// Where a `kubectl auth can-i` question is asked.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    Namespace(&'a str),
+    AllNamespaces,
+}
+
+/// One `kubectl auth can-i` question about `subject`, asked with the admin's kubeconfig.
+/// `resource` may carry a subresource (`recommendermodels.pinpoint.recommenders.dev/status`).
+/// Fails when kubectl does not know the resource: it would then ask about a resource of that
+/// name in the core group and answer "no" for the wrong reason.
+pub fn can_i(
+    plane: &ControlPlane,
+    subject: &str,
+    verb: &str,
+    resource: &str,
+    scope: Scope<'_>,
+) -> bool {
+    let (resource, subresource) = match resource.split_once('/') {
+        Some((r, s)) => (r, Some(s)),
+        None => (resource, None),
+    };
+    let mut args = vec![
+        "auth".to_owned(),
+        "can-i".to_owned(),
+        verb.to_owned(),
+        resource.to_owned(),
+        format!("--as={subject}"),
+    ];
+    if let Some(s) = subresource {
+        args.push(format!("--subresource={s}"));
+    }
+    match scope {
+        Scope::Namespace(ns) => args.push(format!("--namespace={ns}")),
+        Scope::AllNamespaces => args.push("--all-namespaces".to_owned()),
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = plane.kubectl(&args);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        !stderr.contains("doesn't have a resource type"),
+        "kubectl {}: {stderr}",
+        args.join(" ")
+    );
+    let answer = stdout.lines().next().unwrap_or("").trim();
+    match (answer, out.status.code()) {
+        ("yes", Some(0)) => true,
+        ("no", Some(1)) => false,
+        _ => panic!(
+            "kubectl {} answered neither yes nor no:\n{stdout}{stderr}",
+            args.join(" ")
+        ),
+    }
+}
+
+/// Asks every question of `expected` and fails with the whole list of wrong answers.
+pub fn assert_rights(
+    plane: &ControlPlane,
+    subject: &str,
+    expected: &[(bool, &str, &str, Scope<'_>)],
+) {
+    let wrong: Vec<String> = expected
+        .iter()
+        .filter(|(allowed, verb, resource, scope)| {
+            can_i(plane, subject, verb, resource, *scope) != *allowed
+        })
+        .map(|(allowed, verb, resource, scope)| {
+            format!(
+                "{verb} {resource} ({scope:?}): expected {}",
+                if *allowed { "yes" } else { "no" }
+            )
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{subject} has the wrong rights:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The CRD exists and is served. Only the chart's default release ever creates it in this test
+/// binary: a CRD created by `kubectl apply` has no Helm ownership metadata, and `helm install`
+/// refuses to adopt it ("invalid ownership metadata"). The chart keeps it on uninstall
+/// (`helm.sh/resource-policy: keep`) with its ownership metadata, which a later install of the
+/// same release name and namespace adopts. So when it is missing, install the default release
+/// and uninstall it again: what is left is exactly what a user has after `helm uninstall`.
+pub fn ensure_crd(plane: &'static ControlPlane, turn: &ClusterTurn) {
+    if !plane.kubectl(&["get", CRD]).status.success() {
+        let release = Release::install(plane, turn, DEFAULT_RELEASE, DEFAULT_RELEASE, &[]);
+        release.uninstall();
+    }
+    plane.kubectl_ok(&["wait", "--for=condition=Established", CRD, "--timeout=60s"]);
+}
+
+/// The emulator, with the secret credentials.
+pub fn start_emulator(plane: &ControlPlane, name: &str) -> (Process, String) {
+    let mut emulator = Process::start(
+        "pinpoint-emulator",
+        &workspace_bin("pinpoint-emulator"),
+        &[
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--credentials".into(),
+            format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"),
+        ],
+        &[],
+        plane.dir.join(format!("{name}-emulator.log")),
+    );
+    let line = emulator.wait_for_log("listening on http://", Duration::from_secs(30));
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the emulator prints its URL")
+        .to_owned();
+    (emulator, url)
+}
+
+/// The operator binary with the arguments and environment of the release's Deployment, plus the
+/// emulator's endpoint and loopback addresses, authenticated by `kubeconfig`, logging at debug
+/// level (the AWS SDK's debug logs included).
+pub fn start_operator(
+    plane: &ControlPlane,
+    name: &str,
+    release: &Release,
+    kubeconfig: &Path,
+    emulator_url: &str,
+) -> Process {
+    let chart_args = release.operator_args();
+    assert_eq!(
+        chart_args.first().map(String::as_str),
+        Some("run"),
+        "{chart_args:?}"
+    );
+    let mut args = chart_args.to_vec();
+    args.extend([
+        format!("--pinpoint-endpoint-url={emulator_url}"),
+        "--metrics-addr=127.0.0.1:0".into(),
+        "--probe-addr=127.0.0.1:0".into(),
+    ]);
+    let chart_env = release.operator_env();
+    let mut envs: Vec<(&str, String)> = chart_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    envs.extend([
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("RUST_LOG", "debug".into()),
+    ]);
+    let mut operator = Process::start(
+        "recommender-operator",
+        Path::new(env!("CARGO_BIN_EXE_recommender-operator")),
+        &args,
+        &envs,
+        plane.dir.join(format!("{name}-operator.log")),
+    );
+    operator.wait_for_log("controller started", Duration::from_secs(60));
+    operator
+}
+
+/// Every stored configuration of an emulator.
+pub fn emulator_configurations(url: &str) -> Vec<Value> {
+    reqwest::blocking::get(format!("{url}/_emulator/configurations"))
+        .and_then(|r| r.json::<Value>())
+        .expect("the emulator's admin API answers")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Calls of one operation an emulator answered (faults included).
+pub fn emulator_calls(url: &str, operation: &str) -> u64 {
+    reqwest::blocking::get(format!("{url}/_emulator/calls"))
+        .and_then(|r| r.json::<Value>())
+        .expect("the emulator's admin API answers")
+        .get(operation)
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+pub fn emulator_fault(url: &str, fault: Value) {
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{url}/_emulator/faults"))
+        .json(&fault)
+        .send()
+        .expect("add a fault");
+    assert!(response.status().is_success(), "fault {fault} refused");
+}
+
+/// Lines of a JSON log that are not what a log collector expects: one JSON object per line with
+/// a string `level` and a `fields` object.
+pub fn malformed_json_log_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|line| {
+            let Ok(entry) = serde_json::from_str::<Value>(line) else {
+                return true;
+            };
+            let level_ok = entry["level"]
+                .as_str()
+                .is_some_and(|l| ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&l));
+            !(level_ok && entry["fields"].is_object())
+        })
+        .map(str::to_owned)
+        .collect()
+}
