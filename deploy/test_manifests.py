@@ -120,7 +120,12 @@ def test_deployment_is_locked_down():
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 8080, "probes": 8081}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
-    assert "env" not in c
+    # Leader election, with the Lease in the pod's namespace and the holder named after the pod.
+    assert "--leader-elect" in c["args"]
+    assert [e["name"] for e in c["env"]] == ["POD_NAMESPACE", "POD_NAME"]
+    assert c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert deploy["spec"]["replicas"] == 1
+    assert [d for d in render("--set", "replicaCount=3") if d["kind"] == "Deployment"][0]["spec"]["replicas"] == 3
 
 
 def rules(role):
@@ -161,7 +166,8 @@ def test_irsa_and_region():
     sa = docs[("ServiceAccount", RELEASE, NAMESPACE)]
     assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": arn}
     (deploy,) = [d for k, d in docs.items() if k[0] == "Deployment"]
-    assert deploy["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "AWS_REGION", "value": "eu-west-1"}]
+    env = deploy["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "AWS_REGION", "value": "eu-west-1"} in env
     sa = by_key(render("--set", f"serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={arn}"))[
         ("ServiceAccount", RELEASE, NAMESPACE)
     ]
