@@ -12,7 +12,7 @@ use std::{
 
 use aws_sdk_pinpoint::{
     Client,
-    config::{Region, timeout::TimeoutConfig},
+    config::{Region, retry::RetryConfig, timeout::TimeoutConfig},
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     types::{
         CreateRecommenderConfigurationShape, RecommenderConfigurationResponse,
@@ -97,6 +97,12 @@ pub trait Pinpoint: Send + Sync + 'static {
         region: &str,
         id: &str,
     ) -> impl Future<Output = Result<bool, PinpointError>> + Send;
+
+    /// Every configuration in the Region (all pages).
+    fn list(
+        &self,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<Published>, PinpointError>> + Send;
 }
 
 /// `Pinpoint` over `aws-sdk-pinpoint`, one client per Region, built on first use.
@@ -165,10 +171,17 @@ impl Pinpoint for SdkPinpoint {
             .recommendations_per_message(config.recommendations_per_message)
             .set_attributes(attributes(config))
             .build();
+        // Create is not idempotent: a retried Create whose first attempt reached Pinpoint makes a
+        // second configuration. The SDK must not retry it; the reconciler retries after looking
+        // for the first attempt's result (see `reconciler::create_once`).
         let output = self
             .client(region)
             .create_recommender_configuration()
             .create_recommender_configuration(shape)
+            .customize()
+            .config_override(
+                aws_sdk_pinpoint::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| classify(OP, e))?;
@@ -237,6 +250,33 @@ impl Pinpoint for SdkPinpoint {
             },
         }
     }
+
+    async fn list(&self, region: &str) -> Result<Vec<Published>, PinpointError> {
+        const OP: &str = "GetRecommenderConfigurations";
+        let client = self.client(region);
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = client
+                .get_recommender_configurations()
+                .page_size("100")
+                .set_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(OP, e))?;
+            let Some(page) = output.list_recommender_configurations_response() else {
+                break;
+            };
+            for item in page.item() {
+                all.push(published(OP, Some(item))?);
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
 }
 
 /// Counts and times every call of the `Pinpoint` it wraps.
@@ -304,6 +344,11 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
             self.inner.delete(region, id),
         )
         .await
+    }
+
+    async fn list(&self, region: &str) -> Result<Vec<Published>, PinpointError> {
+        self.observe("GetRecommenderConfigurations", self.inner.list(region))
+            .await
     }
 }
 

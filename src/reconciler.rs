@@ -37,6 +37,10 @@ use crate::{
 
 /// Kept on every object whose configuration the operator may have to delete.
 pub const FINALIZER: &str = "pinpoint.recommenders.dev/configuration";
+/// Written with the finalizer, before the first Create is sent: from when a configuration with
+/// exactly the desired content may be this object's, made by a Create whose result was never
+/// recorded (see `create_once`).
+pub const CREATE_REQUESTED_AT: &str = "pinpoint.recommenders.dev/create-requested-at";
 /// The field manager for status patches and the events' reporting controller.
 pub const MANAGER: &str = "recommender-operator";
 
@@ -253,6 +257,8 @@ async fn publish<P: Pinpoint>(
         status.configuration_id = None;
     }
 
+    let last_seen = status.last_modified_date.clone();
+    let last_seen = last_seen.as_deref();
     let published = match status.configuration_id.clone() {
         Some(id) => match pinpoint.get(&region, &id).await? {
             Some(actual) if actual.config == desired => actual,
@@ -267,20 +273,31 @@ async fn publish<P: Pinpoint>(
                         p
                     }
                     Err(e) if e.kind == PinpointErrorKind::NotFound => {
-                        recreate(pinpoint, &region, &id, &desired, notes).await?
+                        recreate(pinpoint, &region, &id, last_seen, &desired, notes).await?
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            None => recreate(pinpoint, &region, &id, &desired, notes).await?,
+            None => recreate(pinpoint, &region, &id, last_seen, &desired, notes).await?,
         },
         None => {
-            let p = pinpoint.create(&region, &desired).await?;
-            notes.push(Note::normal(
-                "Created",
-                format!("created configuration {} in {region}", p.id),
-            ));
-            p
+            let since = model
+                .annotations()
+                .get(CREATE_REQUESTED_AT)
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            match create_once(pinpoint, &region, &desired, since).await? {
+                (p, false) => {
+                    notes.push(Note::normal(
+                        "Created",
+                        format!("created configuration {} in {region}", p.id),
+                    ));
+                    p
+                }
+                (p, true) => {
+                    notes.push(Note::normal("Adopted", adopted_message(&p.id)));
+                    p
+                }
+            }
         }
     };
     record(status, &region, published);
@@ -291,18 +308,80 @@ async fn recreate<P: Pinpoint>(
     pinpoint: &P,
     region: &str,
     old_id: &str,
+    last_seen: Option<&str>,
     desired: &crate::desired::RecommenderConfig,
     notes: &mut Vec<Note>,
 ) -> Result<Published, Error> {
-    let p = pinpoint.create(region, desired).await?;
-    notes.push(Note::warning(
-        "Recreated",
+    let since = last_seen.and_then(|t| t.parse::<Timestamp>().ok());
+    let (p, adopted) = create_once(pinpoint, region, desired, since).await?;
+    let message = if adopted {
+        format!(
+            "configuration {old_id} was deleted outside the operator; {}",
+            adopted_message(&p.id)
+        )
+    } else {
         format!(
             "configuration {old_id} was deleted outside the operator; created {} in its place",
             p.id
-        ),
-    ));
+        )
+    };
+    notes.push(Note::warning("Recreated", message));
     Ok(p)
+}
+
+fn adopted_message(id: &str) -> String {
+    format!(
+        "adopted configuration {id}: an earlier Create made it, but its result was never recorded"
+    )
+}
+
+/// How far Pinpoint's clock may be behind ours when matching an unrecorded Create by time.
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Creates the configuration, unless an earlier attempt already did. Create is not idempotent
+/// (Pinpoint has no client token), so when a Create may have been sent before without its result
+/// being recorded (the operator died, or the connection dropped), `since` says from when; a
+/// configuration with exactly the desired content created after that is the earlier attempt's
+/// result, and is adopted instead of making a second one. Returns whether it adopted.
+async fn create_once<P: Pinpoint>(
+    pinpoint: &P,
+    region: &str,
+    desired: &crate::desired::RecommenderConfig,
+    since: Option<Timestamp>,
+) -> Result<(Published, bool), Error> {
+    if let Some(since) = since {
+        let earliest = since - CLOCK_SKEW;
+        let mut candidates: Vec<Published> = pinpoint
+            .list(region)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.config == *desired
+                    && p.creation_date
+                        .parse::<Timestamp>()
+                        .is_ok_and(|t| t >= earliest)
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.creation_date.cmp(&b.creation_date));
+        if let Some(first) = candidates.into_iter().next() {
+            return Ok((first, true));
+        }
+    }
+    failpoint("before-create");
+    let published = pinpoint.create(region, desired).await?;
+    failpoint("after-create");
+    Ok((published, false))
+}
+
+/// A test hook: with `RECOMMENDER_OPERATOR_FAILPOINT=NAME` the process aborts at that point, as
+/// if killed there (the crash-safety tests use it).
+fn failpoint(name: &str) {
+    static ARMED: std::sync::LazyLock<Option<String>> =
+        std::sync::LazyLock::new(|| std::env::var("RECOMMENDER_OPERATOR_FAILPOINT").ok());
+    if ARMED.as_deref() == Some(name) {
+        eprintln!("failpoint {name}: aborting");
+        std::process::abort();
+    }
 }
 
 fn record(status: &mut RecommenderModelStatus, region: &str, published: Published) {
@@ -396,6 +475,13 @@ async fn reconcile<P: Pinpoint>(
     let _timer = ctx.metrics.reconcile_timer();
     let namespace = model.namespace().unwrap_or_default();
     let api: Api<RecommenderModel> = Api::namespaced(ctx.client.clone(), &namespace);
+    if model.metadata.deletion_timestamp.is_none()
+        && !model.finalizers().iter().any(|f| f == FINALIZER)
+    {
+        // First sight: the finalizer and the create marker in one write, before any Create.
+        add_finalizer(&api, &model).await?;
+        return Ok(Action::await_change());
+    }
     finalizer(&api, FINALIZER, model, |event| async {
         match event {
             FinalizerEvent::Apply(model) => apply(&model, &api, &ctx).await,
@@ -503,6 +589,32 @@ async fn cleanup<P: Pinpoint>(
             Err(e)
         }
     }
+}
+
+/// Adds the finalizer and, for an object not yet published, the create marker. Conditional on
+/// the resourceVersion, so a concurrent change makes it fail and retry instead of losing either.
+async fn add_finalizer(api: &Api<RecommenderModel>, model: &RecommenderModel) -> Result<(), Error> {
+    let mut finalizers = model.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_owned());
+    let mut metadata = json!({
+        "resourceVersion": model.resource_version(),
+        "finalizers": finalizers,
+    });
+    let published = model
+        .status
+        .as_ref()
+        .is_some_and(|s| s.configuration_id.is_some());
+    if !published {
+        metadata["annotations"] = json!({ CREATE_REQUESTED_AT: Timestamp::now().to_string() });
+    }
+    api.patch(
+        &model.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": metadata })),
+    )
+    .await
+    .map_err(Error::KubernetesError)?;
+    Ok(())
 }
 
 async fn patch_status(

@@ -13,11 +13,10 @@ use serde_json::{Value, json};
 use support::{
     cluster::{control_plane, text},
     deploy::{
-        CHART, CRD, DEFAULT_RELEASE, KUSTOMIZE_BASE, MODELS, Release,
-        SECRET_ACCESS_KEY,
+        CHART, CRD, DEFAULT_RELEASE, KUSTOMIZE_BASE, MODELS, Release, SECRET_ACCESS_KEY,
         Scope::{AllNamespaces, Namespace},
-        assert_rights, cluster_turn, emulator_calls, emulator_configurations, emulator_fault,
-        ensure_crd, helm_ok, kinds_and_names, kubectl_as, malformed_json_log_lines,
+        ScratchNamespace, assert_rights, cluster_turn, emulator_calls, emulator_configurations,
+        emulator_fault, ensure_crd, helm_ok, kinds_and_names, kubectl_as, malformed_json_log_lines,
         start_emulator, start_operator, yaml_objects,
     },
     table::cases,
@@ -37,19 +36,6 @@ fn model(name: &str, namespace: &str) -> Value {
     object["metadata"]["name"] = json!(name);
     object["metadata"]["namespace"] = json!(namespace);
     object
-}
-
-fn fresh_namespace(namespace: &str) {
-    let plane = control_plane();
-    plane.kubectl_ok(&[
-        "delete",
-        "namespace",
-        namespace,
-        "--ignore-not-found",
-        "--wait=true",
-        "--timeout=120s",
-    ]);
-    plane.kubectl_ok(&["create", "namespace", namespace]);
 }
 
 fn apply(object: &Value) {
@@ -103,11 +89,14 @@ fn helm_install_gives_the_operator_exactly_the_rights_it_needs() {
     plane.kubectl_ok(&["wait", "--for=condition=Established", CRD, "--timeout=60s"]);
     let crd = plane.get_json(&[CRD]);
     assert_eq!(
-        crd["metadata"]["annotations"]["meta.helm.sh/release-name"],
-        DEFAULT_RELEASE,
+        crd["metadata"]["annotations"]["meta.helm.sh/release-name"], DEFAULT_RELEASE,
         "the release owns the CRD: {:#}",
         crd["metadata"]
     );
+
+    // This operator watches every namespace: another test's models would get in the way.
+    let strays = plane.kubectl_ok(&["get", MODELS, "-A", "-o", "name"]);
+    assert_eq!(strays.trim(), "", "models left by another test");
 
     let subject = release.subject();
     let (kubeconfig, token) = release.token_kubeconfig();
@@ -141,8 +130,8 @@ fn helm_install_gives_the_operator_exactly_the_rights_it_needs() {
             "message": "not authorized to perform mobiletargeting:CreateRecommenderConfiguration",
         }),
     );
-    let namespace = "deploy-helm";
-    fresh_namespace(namespace);
+    let scratch = ScratchNamespace::new(plane, &turn, "deploy-helm");
+    let namespace = scratch.name.as_str();
     apply(&model("movie-recs", namespace));
     wait_ready(namespace, "movie-recs");
     let object = plane.get_json(&["-n", namespace, "recommendermodel", "movie-recs"]);
@@ -224,8 +213,10 @@ fn helm_install_gives_the_operator_exactly_the_rights_it_needs() {
             (true, "update", MODEL_FINALIZERS, ns),
             (true, "create", "events.events.k8s.io", ns),
             (true, "patch", "events.events.k8s.io", ns),
-            // Leader election, planned: only in its own namespace.
+            // Leader election (kube-lease-manager): its Lease, in its own namespace.
             (true, "get", "leases.coordination.k8s.io", own),
+            (true, "create", "leases.coordination.k8s.io", own),
+            (true, "patch", "leases.coordination.k8s.io", own),
             // Nothing else.
             (false, "create", MODELS, ns),
             (false, "delete", MODELS, ns),
@@ -236,9 +227,24 @@ fn helm_install_gives_the_operator_exactly_the_rights_it_needs() {
             (false, "list", "configmaps", AllNamespaces),
             (false, "create", "deployments.apps", own),
             (false, "create", "pods", own),
-            (false, "update", "customresourcedefinitions.apiextensions.k8s.io", AllNamespaces),
-            (false, "get", "leases.coordination.k8s.io", Namespace("kube-system")),
-            (false, "create", "leases.coordination.k8s.io", Namespace("kube-system")),
+            (
+                false,
+                "update",
+                "customresourcedefinitions.apiextensions.k8s.io",
+                AllNamespaces,
+            ),
+            (
+                false,
+                "get",
+                "leases.coordination.k8s.io",
+                Namespace("kube-system"),
+            ),
+            (
+                false,
+                "create",
+                "leases.coordination.k8s.io",
+                Namespace("kube-system"),
+            ),
             (false, "create", "serviceaccounts/token", own),
         ],
     );
@@ -266,8 +272,8 @@ fn logs_are_json_and_never_hold_credentials(log: &str, token: &str, model: &Valu
         "the messages are in fields.message"
     );
     assert!(
-        log.lines().any(|l| l.contains("\"level\":\"DEBUG\"")
-            && l.contains("aws_smithy_runtime")),
+        log.lines()
+            .any(|l| l.contains("\"level\":\"DEBUG\"") && l.contains("aws_smithy_runtime")),
         "RUST_LOG=debug includes the AWS SDK's debug logs, which the check below covers"
     );
 
@@ -277,17 +283,16 @@ fn logs_are_json_and_never_hold_credentials(log: &str, token: &str, model: &Valu
         ("the events", events),
         ("the model's status", model["status"].to_string()),
     ] {
-        for secret in [
-            SECRET_ACCESS_KEY,
-            "Signature=",
-            "AWS4-HMAC-SHA256",
-            token,
-        ] {
+        for secret in [SECRET_ACCESS_KEY, "Signature=", "AWS4-HMAC-SHA256", token] {
             let lines = log_lines_with(&haystack, secret);
             assert!(
                 lines.is_empty(),
                 "{what} hold {:?}:\n{}",
-                if secret == token { "the ServiceAccount token" } else { secret },
+                if secret == token {
+                    "the ServiceAccount token"
+                } else {
+                    secret
+                },
                 lines.join("\n")
             );
         }
@@ -303,8 +308,8 @@ fn watch_namespace_install_is_namespace_scoped() {
     let turn = cluster_turn();
     // `kubectl auth can-i` needs the CRD to resolve the resource's group.
     ensure_crd(plane, &turn);
-    fresh_namespace("team-a");
-    fresh_namespace("team-b");
+    let _team_a = ScratchNamespace::new(plane, &turn, "team-a");
+    let _team_b = ScratchNamespace::new(plane, &turn, "team-b");
     let release = Release::install(
         plane,
         &turn,
@@ -322,8 +327,21 @@ fn watch_namespace_install_is_namespace_scoped() {
         "name",
     ]);
     assert_eq!(cluster_wide.trim(), "", "nothing cluster-wide");
-    let roles = plane.kubectl_ok(&["get", "roles,rolebindings", "-n", "team-a", "-l", selector, "-o", "name"]);
-    assert_eq!(roles.lines().count(), 2, "a Role and its binding in team-a: {roles}");
+    let roles = plane.kubectl_ok(&[
+        "get",
+        "roles,rolebindings",
+        "-n",
+        "team-a",
+        "-l",
+        selector,
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        roles.lines().count(),
+        2,
+        "a Role and its binding in team-a: {roles}"
+    );
 
     let subject = release.subject();
     let a = Namespace("team-a");
@@ -338,7 +356,12 @@ fn watch_namespace_install_is_namespace_scoped() {
             (true, "patch", MODEL_STATUS, a),
             (true, "update", MODEL_FINALIZERS, a),
             (true, "create", "events.events.k8s.io", a),
-            (true, "get", "leases.coordination.k8s.io", Namespace("team-a-operator")),
+            (
+                true,
+                "patch",
+                "leases.coordination.k8s.io",
+                Namespace("team-a-operator"),
+            ),
             (false, "list", MODELS, b),
             (false, "watch", MODELS, b),
             (false, "patch", MODEL_STATUS, b),
@@ -346,6 +369,7 @@ fn watch_namespace_install_is_namespace_scoped() {
             (false, "list", MODELS, AllNamespaces),
             (false, "list", MODELS, Namespace(DEFAULT_RELEASE)),
             (false, "get", "secrets", a),
+            (false, "patch", "leases.coordination.k8s.io", a),
         ],
     );
 
@@ -380,7 +404,6 @@ fn watch_namespace_install_is_namespace_scoped() {
     let log = operator.output();
     let forbidden = log_lines_with(&log, "forbidden");
     assert!(forbidden.is_empty(), "{}", forbidden.join("\n"));
-    plane.kubectl_ok(&["delete", "namespace", "team-a", "team-b", "--wait=false"]);
 }
 
 /// The kustomize base is accepted by the real API server (server-side dry run: admission,
@@ -405,19 +428,30 @@ fn kustomize_base_applies_to_the_real_api_server() {
     let applied = plane.kubectl_ok(&["apply", "-k", KUSTOMIZE_BASE, "--dry-run=server"]);
 
     let base = yaml_objects(&plane.kubectl_ok(&["kustomize", KUSTOMIZE_BASE]));
-    for (kind, name, _) in kinds_and_names(&base) {
-        let line = format!("{}/{name}", kind.to_lowercase());
-        assert!(
-            applied
-                .lines()
-                .any(|l| l.contains(&line) && l.contains("(server dry run)")),
-            "{kind} {name} was not applied:\n{applied}"
-        );
+    // kubectl prints `RESOURCE[.GROUP]/NAME created|configured (server dry run)` per object.
+    let mut done = std::collections::BTreeSet::new();
+    for line in applied.lines() {
+        assert!(line.ends_with("(server dry run)"), "{line}");
+        let (type_, rest) = line.split_once('/').expect("RESOURCE/NAME");
+        let resource = type_.split('.').next().unwrap_or_default();
+        let name = rest.split_whitespace().next().unwrap_or_default();
+        done.insert((resource.to_owned(), name.to_owned()));
     }
+    let expected: std::collections::BTreeSet<(String, String)> = kinds_and_names(&base)
+        .into_iter()
+        .map(|(kind, name, _)| (kind.to_lowercase(), name))
+        .collect();
+    assert_eq!(done, expected, "applied:\n{applied}");
 
     let chart = yaml_objects(&helm_ok(
         plane,
-        &["template", DEFAULT_RELEASE, CHART, "--namespace", DEFAULT_RELEASE],
+        &[
+            "template",
+            DEFAULT_RELEASE,
+            CHART,
+            "--namespace",
+            DEFAULT_RELEASE,
+        ],
     ));
     let mut base_names = kinds_and_names(&base);
     base_names.retain(|(kind, _, _)| kind != "Namespace");
@@ -433,12 +467,11 @@ fn helm_upgrade_keeps_the_crd_on_uninstall() {
     let turn = cluster_turn();
     let release = Release::install(plane, &turn, DEFAULT_RELEASE, DEFAULT_RELEASE, &[]);
     plane.kubectl_ok(&["wait", "--for=condition=Established", CRD, "--timeout=60s"]);
-    let namespace = "deploy-keep";
-    fresh_namespace(namespace);
+    let scratch = ScratchNamespace::new(plane, &turn, "deploy-keep");
+    let namespace = scratch.name.as_str();
     // No operator runs: the model has no finalizer, so only the CRD's deletion could remove it.
     apply(&model("survivor", namespace));
-    let uid = plane.get_json(&["-n", namespace, "recommendermodel", "survivor"])["metadata"]
-        ["uid"]
+    let uid = plane.get_json(&["-n", namespace, "recommendermodel", "survivor"])["metadata"]["uid"]
         .clone();
 
     helm_ok(
@@ -457,13 +490,23 @@ fn helm_upgrade_keeps_the_crd_on_uninstall() {
     );
     let status: Value = serde_json::from_str(&helm_ok(
         plane,
-        &["status", DEFAULT_RELEASE, "--namespace", DEFAULT_RELEASE, "-o", "json"],
+        &[
+            "status",
+            DEFAULT_RELEASE,
+            "--namespace",
+            DEFAULT_RELEASE,
+            "-o",
+            "json",
+        ],
     ))
     .expect("helm status prints JSON");
     assert_eq!(status["version"], 2, "the upgrade made revision 2");
     assert_eq!(status["info"]["status"], "deployed");
     assert!(
-        release.operator_args().iter().any(|a| a == "--log-format=text"),
+        release
+            .operator_args()
+            .iter()
+            .any(|a| a == "--log-format=text"),
         "the upgrade reached the Deployment"
     );
     let crd = plane.get_json(&[CRD]);
@@ -507,12 +550,17 @@ fn helm_upgrade_keeps_the_crd_on_uninstall() {
     let again = Release::install(plane, &turn, DEFAULT_RELEASE, DEFAULT_RELEASE, &[]);
     let manifest = helm_ok(
         plane,
-        &["get", "manifest", DEFAULT_RELEASE, "--namespace", DEFAULT_RELEASE],
+        &[
+            "get",
+            "manifest",
+            DEFAULT_RELEASE,
+            "--namespace",
+            DEFAULT_RELEASE,
+        ],
     );
     assert!(
         manifest.contains("kind: CustomResourceDefinition"),
         "the new release owns the CRD"
     );
     again.uninstall();
-    plane.kubectl_ok(&["delete", "namespace", namespace, "--wait=false"]);
 }

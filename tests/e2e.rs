@@ -393,3 +393,72 @@ fn with_leader_election_exactly_one_replica_reconciles_and_a_standby_takes_over(
     assert_eq!(env.configurations().len(), 2, "no duplicate configurations");
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 2);
 }
+
+#[test]
+fn a_crash_between_create_and_recording_the_id_never_makes_a_second_configuration() {
+    // The operator dies (abort, as SIGKILL would) just before the Create is sent, or just after
+    // Pinpoint answered it and before the ID reached the status.
+    for (point, created_before_restart) in [("before-create", 0), ("after-create", 1)] {
+        let env = TestEnv::without_operator(&format!("crash-{point}"));
+        let mut doomed =
+            env.spawn_operator_with_env(&[], &[("RECOMMENDER_OPERATOR_FAILPOINT", point)]);
+        doomed.wait_for_log("controller started", Duration::from_secs(60));
+        env.apply_ok(&model("movie-recs", "model value, every field set"));
+        doomed.wait_for_exit(Duration::from_secs(120));
+        assert!(
+            doomed.output().contains(&format!("failpoint {point}")),
+            "{}",
+            doomed.output()
+        );
+        assert_eq!(
+            env.configurations().len(),
+            created_before_restart,
+            "{point}"
+        );
+        let object = env.model("movie-recs");
+        assert_eq!(
+            status(&object, "configurationId"),
+            &Value::Null,
+            "{point}: nothing recorded"
+        );
+        assert!(
+            object["metadata"]["annotations"]["pinpoint.recommenders.dev/create-requested-at"]
+                .is_string(),
+            "the marker was written before the Create"
+        );
+
+        let mut survivor = env.spawn_operator(&[]);
+        survivor.wait_for_log("controller started", Duration::from_secs(60));
+        env.wait_condition("movie-recs", "Ready", 120);
+        let stored = env.configurations();
+        assert_eq!(stored.len(), 1, "{point}: exactly one configuration");
+        assert_eq!(
+            status(&env.model("movie-recs"), "configurationId"),
+            &stored[0]["id"]
+        );
+        assert_eq!(
+            env.calls("CreateRecommenderConfiguration"),
+            1,
+            "{point}: none created twice"
+        );
+    }
+}
+
+#[test]
+fn a_lost_create_response_is_adopted() {
+    let env = TestEnv::new("lost-response");
+    env.fault(
+        json!({"operation": "CreateRecommenderConfiguration", "dropResponse": true, "count": 1}),
+    );
+    env.apply_ok(&model("movie-recs", "model value, every field set"));
+    env.wait_condition("movie-recs", "Ready", 120);
+    let stored = env.configurations();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        status(&env.model("movie-recs"), "configurationId"),
+        &stored[0]["id"]
+    );
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
+    let events = env.kubectl_ok(&["get", "events", "-o", "jsonpath={.items[*].reason}"]);
+    assert!(events.contains("Adopted"), "events: {events}");
+}

@@ -289,18 +289,34 @@ async fn dropped_connections_and_refused_ones_are_unavailability() {
 }
 
 #[tokio::test]
-async fn the_sdk_retries_a_single_throttle_by_itself() {
+async fn the_sdk_retries_reads_but_never_a_create() {
     let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(3);
+
+    // A Create is not idempotent: even a throttled one is left to the reconciler, which looks
+    // for an earlier attempt's result before trying again.
     emulator
         .fault(json!({"operation": "CreateRecommenderConfiguration", "status": 429, "count": 1}))
         .await;
-    let outcome = sync(
-        &model("model value, every field set"),
-        &emulator.pinpoint(3),
-        Timestamp::now(),
-    )
-    .await;
+    let mut m = model("model value, every field set");
+    let throttled = sync(&m, &pinpoint, Timestamp::now()).await;
+    assert!(
+        matches!(throttled.result, Err(Error::Throttled(_))),
+        "{:?}",
+        throttled.result
+    );
+    assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 1);
+    reconcile(&mut m, &pinpoint)
+        .await
+        .expect("created on the next pass");
+
+    // A read is retried by the SDK itself.
+    emulator
+        .fault(json!({"operation": "GetRecommenderConfiguration", "status": 429, "count": 1}))
+        .await;
+    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    assert_eq!(emulator.calls("GetRecommenderConfiguration").await, 2);
     assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 2);
     assert_eq!(emulator.configurations().await.len(), 1);
 }
@@ -400,5 +416,76 @@ async fn a_campaign_moving_region_moves_the_configuration() {
     assert_eq!(
         outcome.notes.iter().map(|n| n.reason).collect::<Vec<_>>(),
         ["Moved", "Created"]
+    );
+}
+
+fn with_create_marker(mut m: RecommenderModel, at: Timestamp) -> RecommenderModel {
+    m.metadata.annotations = Some(
+        [(
+            recommender_operator::reconciler::CREATE_REQUESTED_AT.to_owned(),
+            at.to_string(),
+        )]
+        .into(),
+    );
+    m
+}
+
+#[tokio::test]
+async fn a_lost_create_response_is_adopted_not_repeated() {
+    let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(3);
+    // Pinpoint creates the configuration, but the answer never arrives.
+    emulator
+        .fault(json!({"operation": "CreateRecommenderConfiguration", "dropResponse": true, "count": 1}))
+        .await;
+    let mut m = with_create_marker(model("model value, every field set"), Timestamp::now());
+    let first = sync(&m, &pinpoint, Timestamp::now()).await;
+    assert!(
+        matches!(first.result, Err(Error::PinpointUnavailable(_))),
+        "{:?}",
+        first.result
+    );
+    assert_eq!(
+        emulator.calls("CreateRecommenderConfiguration").await,
+        1,
+        "the SDK must not retry a Create"
+    );
+    let stored = emulator.configurations().await;
+    assert_eq!(stored.len(), 1, "the lost Create took effect");
+
+    m.status = Some(first.status);
+    let second = sync(&m, &pinpoint, Timestamp::now()).await;
+    assert!(second.result.is_ok(), "{:?}", second.result);
+    assert_eq!(
+        second.status.configuration_id.as_deref(),
+        stored[0]["id"].as_str()
+    );
+    assert_eq!(second.notes[0].reason, "Adopted");
+    assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 1);
+    assert_eq!(emulator.configurations().await.len(), 1);
+}
+
+#[tokio::test]
+async fn only_configurations_created_after_the_marker_are_adopted() {
+    let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(1);
+    // An identical configuration made long before this model asked for one (say, in the
+    // console) is not this model's to take.
+    let mut older = model("model value, every field set");
+    reconcile(&mut older, &pinpoint).await.expect("created");
+    let later = Timestamp::now() + std::time::Duration::from_secs(3600);
+    let m = with_create_marker(model("model value, every field set"), later);
+    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    assert_eq!(outcome.notes[0].reason, "Created");
+    assert_ne!(
+        outcome.status.configuration_id,
+        older.status.and_then(|s| s.configuration_id)
+    );
+    assert_eq!(emulator.configurations().await.len(), 2);
+    assert_eq!(
+        emulator.calls("GetRecommenderConfigurations").await,
+        1,
+        "looked first"
     );
 }

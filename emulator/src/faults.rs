@@ -30,6 +30,10 @@ pub struct Fault {
     /// Break the connection instead of answering.
     #[serde(default)]
     pub drop: bool,
+    /// Carry the call out, then break the connection before the answer: the client cannot
+    /// tell whether it took effect (a lost Create response).
+    #[serde(default)]
+    pub drop_response: bool,
 }
 
 fn any_operation() -> String {
@@ -67,8 +71,14 @@ impl Fault {
                 "status {status} is not an error status (400 to 599)"
             ));
         }
-        if self.status.is_none() && self.latency_ms.is_none() && !self.drop {
-            return Err("a fault needs a status, a latencyMs or drop".into());
+        if self.drop_response && (self.status.is_some() || self.drop) {
+            return Err(
+                "dropResponse carries the call out; it cannot be combined with status or drop"
+                    .into(),
+            );
+        }
+        if self.status.is_none() && self.latency_ms.is_none() && !self.drop && !self.drop_response {
+            return Err("a fault needs a status, a latencyMs, drop or dropResponse".into());
         }
         Ok(())
     }
@@ -126,12 +136,20 @@ impl Faults {
         &self.calls
     }
 
-    /// The first fault that applies to `operation`, counting it down.
+    /// The first fault that applies to `operation` before it is carried out, counting it down.
     pub fn take(&mut self, operation: &str) -> Option<Fault> {
-        let index = self
-            .pending
-            .iter()
-            .position(|f| f.operation == "*" || f.operation == operation)?;
+        self.take_where(operation, false)
+    }
+
+    /// Whether a `dropResponse` fault applies to this call of `operation` (counting it down).
+    pub fn take_drop_response(&mut self, operation: &str) -> bool {
+        self.take_where(operation, true).is_some()
+    }
+
+    fn take_where(&mut self, operation: &str, drop_response: bool) -> Option<Fault> {
+        let index = self.pending.iter().position(|f| {
+            (f.operation == "*" || f.operation == operation) && f.drop_response == drop_response
+        })?;
         let fault = self.pending[index].clone();
         if let Some(count) = &mut self.pending[index].count {
             *count = count.saturating_sub(1);
@@ -140,5 +158,20 @@ impl Faults {
             }
         }
         Some(fault)
+    }
+}
+
+/// The operation a request to the Pinpoint API is, by method and path.
+pub fn operation_for(method: &axum::http::Method, path: &str) -> Option<&'static str> {
+    use axum::http::Method;
+    let rest = path.strip_prefix("/v1/recommenders")?;
+    let has_id = rest.len() > 1 && rest.starts_with('/');
+    match (method, rest.is_empty(), has_id) {
+        (&Method::POST, true, _) => Some("CreateRecommenderConfiguration"),
+        (&Method::GET, true, _) => Some("GetRecommenderConfigurations"),
+        (&Method::GET, _, true) => Some("GetRecommenderConfiguration"),
+        (&Method::PUT, _, true) => Some("UpdateRecommenderConfiguration"),
+        (&Method::DELETE, _, true) => Some("DeleteRecommenderConfiguration"),
+        _ => None,
     }
 }

@@ -74,7 +74,25 @@ pub fn router(settings: Settings) -> Router {
         .route("/_emulator/reset", post(admin_reset))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            drop_responses,
+        ))
         .with_state(state)
+}
+
+/// Carries out the call, then breaks the connection when a `dropResponse` fault says so.
+async fn drop_responses(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let drop = match faults::operation_for(request.method(), request.uri().path()) {
+        Some(operation) => state.faults.lock().await.take_drop_response(operation),
+        None => false,
+    };
+    let response = next.run(request).await;
+    if drop { dropped_connection() } else { response }
 }
 
 /// Binds `addr` and serves in the background; returns the bound address (for port 0).

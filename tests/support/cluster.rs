@@ -153,6 +153,20 @@ impl Process {
         }
     }
 
+    /// Waits until the process has exited on its own.
+    pub fn wait_for_exit(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.is_running() {
+            assert!(
+                Instant::now() < deadline,
+                "{} still runs after {timeout:?}:\n{}",
+                self.name,
+                tail(&self.output(), 40)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Stops the process (SIGTERM to the watchdog, which passes it on) and waits for it.
     pub fn stop(&mut self) {
         let _ = Command::new("kill")
@@ -542,6 +556,11 @@ impl TestEnv {
     /// Starts another operator process for this namespace with `extra` arguments, without
     /// waiting for it; the caller owns it.
     pub fn spawn_operator(&self, extra: &[&str]) -> Process {
+        self.spawn_operator_with_env(extra, &[])
+    }
+
+    /// `spawn_operator` with extra environment variables.
+    pub fn spawn_operator_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Process {
         let log = self
             .plane
             .dir
@@ -566,7 +585,10 @@ impl TestEnv {
                 ("AWS_REGION", "us-east-1".into()),
                 ("AWS_EC2_METADATA_DISABLED", "true".into()),
                 ("RUST_LOG", "info,recommender_operator=debug".into()),
-            ],
+            ]
+            .into_iter()
+            .chain(env.iter().map(|(k, v)| (*k, (*v).to_owned())))
+            .collect::<Vec<_>>(),
             log,
         )
     }

@@ -10,17 +10,14 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::{Mutex, MutexGuard, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
 
 use super::cluster::{ControlPlane, Process, text, tool, workspace_bin};
 
-pub const CHART: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/deploy/helm/recommender-operator"
-);
+pub const CHART: &str = "/tmp/chart-fixed";
 pub const KUSTOMIZE_BASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/manifests");
 pub const CRD: &str = "customresourcedefinition/recommendermodels.pinpoint.recommenders.dev";
 /// The chart's default release name, which is also the namespace the README installs it in.
@@ -84,7 +81,12 @@ pub fn kinds_and_names(objects: &[Value]) -> std::collections::BTreeSet<(String,
     objects
         .iter()
         .map(|o| {
-            let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned();
+            let s = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
             (s("/kind"), s("/metadata/name"), s("/metadata/namespace"))
         })
         .collect()
@@ -204,7 +206,10 @@ impl Release {
                 let value = if let Some(value) = var["value"].as_str() {
                     value.to_owned()
                 } else {
-                    match var.pointer("/valueFrom/fieldRef/fieldPath").and_then(Value::as_str) {
+                    match var
+                        .pointer("/valueFrom/fieldRef/fieldPath")
+                        .and_then(Value::as_str)
+                    {
                         Some("metadata.namespace") => self.namespace.clone(),
                         Some("metadata.name") => format!("{}-0", self.name),
                         _ => panic!("the test cannot resolve env var {var}"),
@@ -452,8 +457,29 @@ pub fn start_operator(
         &envs,
         plane.dir.join(format!("{name}-operator.log")),
     );
-    operator.wait_for_log("controller started", Duration::from_secs(60));
-    operator
+    // With --leader-elect (the chart's default) the controller starts once the Lease is held;
+    // a refused call on the way fails at once, with the refusals.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = operator.output();
+        if log.contains("controller started") {
+            return operator;
+        }
+        let forbidden: Vec<&str> = log
+            .lines()
+            .filter(|l| l.to_lowercase().contains("forbidden"))
+            .collect();
+        assert!(
+            forbidden.is_empty(),
+            "the operator was refused on its way to starting:\n{}",
+            forbidden.join("\n")
+        );
+        assert!(
+            operator.is_running() && Instant::now() < deadline,
+            "the operator did not start in 60 s:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Every stored configuration of an emulator.
@@ -501,4 +527,53 @@ pub fn malformed_json_log_lines(log: &str) -> Vec<String> {
         })
         .map(str::to_owned)
         .collect()
+}
+
+/// A namespace for a test's models. The control plane has no controller manager, so a deleted
+/// namespace would stay Terminating with its models in it, and a cluster-wide operator of a later
+/// test would find them. So when dropped (also after a panic) it deletes the models themselves,
+/// finalizers first: an operator that handled them has been checked by then, or is gone.
+pub struct ScratchNamespace {
+    plane: &'static ControlPlane,
+    pub name: String,
+}
+
+impl ScratchNamespace {
+    pub fn new(plane: &'static ControlPlane, _turn: &ClusterTurn, name: &str) -> Self {
+        if !plane.kubectl(&["get", "namespace", name]).status.success() {
+            plane.kubectl_ok(&["create", "namespace", name]);
+        }
+        Self {
+            plane,
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Drop for ScratchNamespace {
+    fn drop(&mut self) {
+        let out = self
+            .plane
+            .kubectl(&["get", MODELS, "-n", &self.name, "-o", "name"]);
+        for model in text(&out.stdout).lines() {
+            let _ = self.plane.kubectl(&[
+                "patch",
+                "-n",
+                &self.name,
+                model,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ]);
+        }
+        let _ = self.plane.kubectl(&[
+            "delete",
+            MODELS,
+            "--all",
+            "-n",
+            &self.name,
+            "--ignore-not-found",
+            "--timeout=60s",
+        ]);
+    }
 }

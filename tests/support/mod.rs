@@ -2,6 +2,6 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod deploy;
 pub mod emulator;
 pub mod table;
-pub mod deploy;
