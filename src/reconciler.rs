@@ -59,6 +59,10 @@ pub enum Error {
     AccessDenied(PinpointError),
     #[error("{0}")]
     Throttled(PinpointError),
+    #[error(
+        "{0} (Pinpoint holds at most 100 recommender configurations per account and Region; this model proceeds when one is deleted)"
+    )]
+    QuotaExceeded(PinpointError),
     #[error("{0}")]
     PinpointUnavailable(PinpointError),
     #[error("Kubernetes API request failed: {0}")]
@@ -76,6 +80,7 @@ impl Error {
             Error::Rejected(_) => "Rejected",
             Error::AccessDenied(_) => "AccessDenied",
             Error::Throttled(_) => "Throttled",
+            Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::PinpointUnavailable(_) => "PinpointUnavailable",
             Error::KubernetesError(_) => "KubernetesError",
             Error::FinalizerError(_) => "FinalizerError",
@@ -90,7 +95,14 @@ impl Error {
 
 impl From<PinpointError> for Error {
     fn from(e: PinpointError) -> Self {
+        let message = e.message.to_lowercase();
         match e.kind {
+            PinpointErrorKind::Rejected
+                if e.operation == "CreateRecommenderConfiguration"
+                    && (message.contains("limit") || message.contains("quota")) =>
+            {
+                Error::QuotaExceeded(e)
+            }
             PinpointErrorKind::Rejected | PinpointErrorKind::NotFound => Error::Rejected(e),
             PinpointErrorKind::AccessDenied => Error::AccessDenied(e),
             PinpointErrorKind::Throttled => Error::Throttled(e),
@@ -152,6 +164,14 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
     let mut notes = Vec::new();
 
     let result = publish(model, pinpoint, &mut status, &mut notes).await;
+    // An update while the spec stayed the same puts back a change made outside the operator.
+    if current.observed_generation == generation {
+        for note in notes.iter_mut().filter(|n| n.reason == "Updated") {
+            note.reason = "DriftCorrected";
+            note.warning = true;
+            note.message = format!("changed outside the operator, put back: {}", note.message);
+        }
+    }
     let updates = match &result {
         Ok(()) => vec![
             ConditionUpdate::new(
@@ -160,16 +180,7 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
                 reason::VALID,
                 "the spec passed every check",
             ),
-            ConditionUpdate::new(
-                PUBLISHED,
-                true,
-                reason::PUBLISHED,
-                format!(
-                    "recommender configuration {} is published in {}",
-                    status.configuration_id.as_deref().unwrap_or_default(),
-                    status.region.as_deref().unwrap_or_default()
-                ),
-            ),
+            published_condition(&current, generation, &status, &notes),
             ConditionUpdate::new(
                 READY,
                 true,
@@ -221,6 +232,40 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
         notes,
         result,
     }
+}
+
+/// Published=True, with the reason of what this pass did: drift put back or a configuration
+/// recreated say so until the next change; a pass that changed nothing keeps the condition as it
+/// was, so it costs no status write.
+fn published_condition(
+    current: &RecommenderModelStatus,
+    generation: Option<i64>,
+    status: &RecommenderModelStatus,
+    notes: &[Note],
+) -> ConditionUpdate {
+    let previous = crate::status::find(&current.conditions, PUBLISHED);
+    if let Some(note) = notes
+        .iter()
+        .find(|n| matches!(n.reason, "DriftCorrected" | "Recreated"))
+    {
+        return ConditionUpdate::new(PUBLISHED, true, note.reason, note.message.clone());
+    }
+    if notes.is_empty()
+        && current.observed_generation == generation
+        && let Some(p) = previous.filter(|p| p.status == "True")
+    {
+        return ConditionUpdate::new(PUBLISHED, true, &p.reason, p.message.clone());
+    }
+    ConditionUpdate::new(
+        PUBLISHED,
+        true,
+        reason::PUBLISHED,
+        format!(
+            "recommender configuration {} is published in {}",
+            status.configuration_id.as_deref().unwrap_or_default(),
+            status.region.as_deref().unwrap_or_default()
+        ),
+    )
 }
 
 async fn publish<P: Pinpoint>(

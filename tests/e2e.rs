@@ -462,3 +462,77 @@ fn a_lost_create_response_is_adopted() {
     let events = env.kubectl_ok(&["get", "events", "-o", "jsonpath={.items[*].reason}"]);
     assert!(events.contains("Adopted"), "events: {events}");
 }
+
+#[test]
+fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
+    use recommender_operator::pinpoint::{Pinpoint, SdkPinpoint};
+    let env = TestEnv::without_operator("drift");
+    let mut operator = env.spawn_operator(&["--resync=2s"]);
+    operator.wait_for_log("controller started", Duration::from_secs(60));
+    env.apply_ok(&model("movie-recs", "model value, every field set"));
+    env.wait_condition("movie-recs", "Ready", 120);
+    let id = status(&env.model("movie-recs"), "configurationId")
+        .as_str()
+        .map(str::to_owned)
+        .expect("id");
+
+    // Someone edits the configuration in the console, then deletes it.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let console = SdkPinpoint::new(
+        support::emulator::sdk_config(1),
+        Some(env.emulator_url.clone()),
+    );
+    let mut edited = runtime
+        .block_on(console.get("us-east-1", &id))
+        .expect("get")
+        .expect("exists")
+        .config;
+    edited.display_name = Some("Edited by hand".into());
+    runtime
+        .block_on(console.update("us-east-1", &id, &edited))
+        .expect("out-of-band edit");
+    wait_published_reason(&env, "movie-recs", "DriftCorrected");
+    assert_eq!(
+        env.configurations()[0]["configuration"]["RecommendationsDisplayName"],
+        "Top movies"
+    );
+
+    runtime
+        .block_on(console.delete("us-east-1", &id))
+        .expect("out-of-band delete");
+    wait_published_reason(&env, "movie-recs", "Recreated");
+    let stored = env.configurations();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0]["id"], json!(id));
+    assert_eq!(
+        status(&env.model("movie-recs"), "configurationId"),
+        &stored[0]["id"]
+    );
+    let events = env.kubectl_ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "type=Warning",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
+    assert!(
+        events.contains("DriftCorrected") && events.contains("Recreated"),
+        "warning events: {events}"
+    );
+}
+
+fn wait_published_reason(env: &TestEnv, name: &str, reason: &str) {
+    let out = env.kubectl(&[
+        "wait",
+        &format!("--for=jsonpath={{.status.conditions[?(@.type==\"Published\")].reason}}={reason}"),
+        &format!("recommendermodel/{name}"),
+        "--timeout=60s",
+    ]);
+    assert!(
+        out.status.success(),
+        "Published never had reason {reason}:\n{}\n{:#}",
+        text(&out.stderr),
+        env.model(name)
+    );
+}

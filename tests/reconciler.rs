@@ -172,6 +172,7 @@ async fn a_configuration_deleted_behind_our_back_is_recreated() {
     assert_ne!(new, old);
     assert_eq!(outcome.notes[0].reason, "Recreated");
     assert!(outcome.notes[0].warning);
+    assert_eq!(condition(&outcome.status, PUBLISHED).1, "Recreated");
     assert_eq!(emulator.configurations().await.len(), 1);
 }
 
@@ -487,5 +488,90 @@ async fn only_configurations_created_after_the_marker_are_adopted() {
         emulator.calls("GetRecommenderConfigurations").await,
         1,
         "looked first"
+    );
+}
+
+#[tokio::test]
+async fn drift_is_put_back_and_said_so_then_costs_nothing() {
+    let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(1);
+    let mut m = model("model value, every field set");
+    reconcile(&mut m, &pinpoint).await.expect("created");
+    let status = m.status.clone().expect("status");
+    let id = status.configuration_id.clone().expect("id");
+
+    // Someone edits the configuration in the console.
+    let desired = recommender_operator::desired::desired_configuration(
+        &m.spec,
+        "movie-recs",
+        m.spec.role.arn.as_deref().expect("role"),
+    );
+    let mut edited = desired.clone();
+    edited.display_name = Some("Edited by hand".into());
+    recommender_operator::pinpoint::Pinpoint::update(&pinpoint, "us-east-1", &id, &edited)
+        .await
+        .expect("out-of-band edit");
+
+    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    assert_eq!(outcome.notes.len(), 1);
+    assert_eq!(outcome.notes[0].reason, "DriftCorrected");
+    assert!(outcome.notes[0].warning);
+    assert!(
+        outcome.notes[0]
+            .message
+            .contains("RecommendationsDisplayName")
+    );
+    let (published, reason, _) = condition(&outcome.status, PUBLISHED);
+    assert_eq!(
+        (published.as_str(), reason.as_str()),
+        ("True", "DriftCorrected")
+    );
+    assert_eq!(condition(&outcome.status, READY).0, "True");
+    let stored = emulator.configurations().await;
+    assert_eq!(
+        stored[0]["configuration"]["RecommendationsDisplayName"],
+        json!("Top movies")
+    );
+
+    // The next resync finds it in line: no write of any kind, the reason stays.
+    m.status = Some(outcome.status.clone());
+    let quiet = sync(&m, &pinpoint, Timestamp::now()).await;
+    assert!(quiet.notes.is_empty());
+    assert_eq!(quiet.status, outcome.status);
+    assert_eq!(emulator.calls("UpdateRecommenderConfiguration").await, 2);
+}
+
+#[tokio::test]
+async fn the_quota_is_a_condition_of_its_own_and_a_freed_slot_lets_the_model_proceed() {
+    let emulator = Emulator::start_with(pinpoint_emulator::Settings {
+        max_configurations: 1,
+        ..Default::default()
+    })
+    .await;
+    let pinpoint = emulator.pinpoint(1);
+    let mut first = model("model value, every field set");
+    reconcile(&mut first, &pinpoint).await.expect("created");
+
+    let mut waiting = model("lambda by name");
+    let err = reconcile(&mut waiting, &pinpoint)
+        .await
+        .expect_err("over the quota");
+    assert!(matches!(err, Error::QuotaExceeded(_)), "{err:?}");
+    assert!(!err.waits_for_change(), "retried with backoff");
+    let (_, reason, message) = condition(waiting.status.as_ref().expect("status"), READY);
+    assert_eq!(reason, "QuotaExceeded");
+    assert!(
+        message.contains("100 recommender configurations"),
+        "{message}"
+    );
+
+    delete_configuration(&first, &pinpoint)
+        .await
+        .expect("slot freed");
+    reconcile(&mut waiting, &pinpoint).await.expect("proceeds");
+    assert_eq!(
+        condition(waiting.status.as_ref().expect("status"), READY).0,
+        "True"
     );
 }

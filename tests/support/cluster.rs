@@ -571,8 +571,10 @@ impl TestEnv {
             format!("--pinpoint-endpoint-url={}", self.emulator_url),
             "--metrics-addr=127.0.0.1:0".into(),
             "--probe-addr=127.0.0.1:0".into(),
-            "--resync=10m".into(),
         ];
+        if !extra.iter().any(|a| a.starts_with("--resync")) {
+            args.push("--resync=10m".into());
+        }
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         Process::start(
             "recommender-operator",

@@ -14,10 +14,13 @@ pub struct Emulator {
 
 impl Emulator {
     pub async fn start() -> Self {
-        let addr =
-            pinpoint_emulator::spawn("127.0.0.1:0".parse().expect("address"), Default::default())
-                .await
-                .expect("start the emulator");
+        Self::start_with(Default::default()).await
+    }
+
+    pub async fn start_with(settings: pinpoint_emulator::Settings) -> Self {
+        let addr = pinpoint_emulator::spawn("127.0.0.1:0".parse().expect("address"), settings)
+            .await
+            .expect("start the emulator");
         Self {
             url: format!("http://{addr}"),
             http: reqwest::Client::new(),
