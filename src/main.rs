@@ -5,7 +5,7 @@ use kube::CustomResourceExt;
 use recommender_operator::{
     api::RecommenderModel,
     files, http, leader,
-    pinpoint::{Metered, SdkPinpoint},
+    pinpoint::{Metered, RateLimited, SdkPinpoint},
     reconciler::{self, Context, Settings},
     telemetry::{self, LogFormat, Metrics},
 };
@@ -65,6 +65,12 @@ struct RunArgs {
     /// How long a leader's lease lasts without renewal (e.g. 15s).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     lease_duration: Duration,
+    /// Pinpoint calls per second, across all models (client-side rate limit).
+    #[arg(long, default_value = "50")]
+    pinpoint_rate: std::num::NonZeroU32,
+    /// Pinpoint calls allowed in a burst above the rate.
+    #[arg(long, default_value = "100")]
+    pinpoint_burst: std::num::NonZeroU32,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LOG_FORMAT")]
     log_format: LogFormat,
@@ -107,9 +113,13 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
-    let pinpoint = Metered::new(
-        SdkPinpoint::from_env(args.pinpoint_endpoint_url).await,
-        metrics.clone(),
+    let pinpoint = RateLimited::new(
+        Metered::new(
+            SdkPinpoint::from_env(args.pinpoint_endpoint_url).await,
+            metrics.clone(),
+        ),
+        args.pinpoint_rate,
+        args.pinpoint_burst,
     );
     let settings = Settings {
         namespace: args.namespace,

@@ -279,6 +279,59 @@ impl Pinpoint for SdkPinpoint {
     }
 }
 
+/// Spaces the calls of the `Pinpoint` it wraps out to at most `rate` per second, with bursts of
+/// up to `burst`, across all models: one account's API limits are shared by every model.
+pub struct RateLimited<P> {
+    inner: P,
+    limiter: governor::DefaultDirectRateLimiter,
+}
+
+impl<P> RateLimited<P> {
+    pub fn new(inner: P, rate: std::num::NonZeroU32, burst: std::num::NonZeroU32) -> Self {
+        let quota = governor::Quota::per_second(rate).allow_burst(burst);
+        Self {
+            inner,
+            limiter: governor::RateLimiter::direct(quota),
+        }
+    }
+}
+
+impl<P: Pinpoint> Pinpoint for RateLimited<P> {
+    async fn create(
+        &self,
+        region: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, PinpointError> {
+        self.limiter.until_ready().await;
+        self.inner.create(region, config).await
+    }
+
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, PinpointError> {
+        self.limiter.until_ready().await;
+        self.inner.get(region, id).await
+    }
+
+    async fn update(
+        &self,
+        region: &str,
+        id: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, PinpointError> {
+        self.limiter.until_ready().await;
+        self.inner.update(region, id, config).await
+    }
+
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, PinpointError> {
+        self.limiter.until_ready().await;
+        self.inner.delete(region, id).await
+    }
+
+    async fn list(&self, region: &str) -> Result<Vec<Published>, PinpointError> {
+        self.limiter.until_ready().await;
+        self.inner.list(region).await
+    }
+}
+
 /// Counts and times every call of the `Pinpoint` it wraps.
 pub struct Metered<P> {
     inner: P,
@@ -494,5 +547,60 @@ mod tests {
         assert_eq!(kind_for("", 413), PinpointErrorKind::Rejected);
         assert_eq!(kind_for("", 502), PinpointErrorKind::Unavailable);
         assert_eq!(kind_for("", 200), PinpointErrorKind::Unavailable);
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use std::{
+        num::NonZeroU32,
+        sync::atomic::{AtomicU32, Ordering},
+    };
+
+    use super::*;
+
+    /// Answers every call at once and counts them.
+    #[derive(Default)]
+    struct Counting(AtomicU32);
+
+    impl Pinpoint for Counting {
+        async fn create(&self, _: &str, _: &RecommenderConfig) -> Result<Published, PinpointError> {
+            unreachable!("not used")
+        }
+        async fn get(&self, _: &str, _: &str) -> Result<Option<Published>, PinpointError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn update(
+            &self,
+            _: &str,
+            _: &str,
+            _: &RecommenderConfig,
+        ) -> Result<Published, PinpointError> {
+            unreachable!("not used")
+        }
+        async fn delete(&self, _: &str, _: &str) -> Result<bool, PinpointError> {
+            unreachable!("not used")
+        }
+        async fn list(&self, _: &str) -> Result<Vec<Published>, PinpointError> {
+            unreachable!("not used")
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_burst_wait_for_the_rate() {
+        let n = |v| NonZeroU32::new(v).expect("non-zero");
+        let limited = RateLimited::new(Counting::default(), n(20), n(5));
+        let start = Instant::now();
+        for _ in 0..15 {
+            limited.get("us-east-1", "x").await.expect("answer");
+        }
+        // 5 at once, then 10 more at 20 per second: at least half a second.
+        assert!(
+            start.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(limited.inner.0.load(Ordering::SeqCst), 15);
     }
 }

@@ -489,6 +489,9 @@ pub struct Context<P> {
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<RecommenderModel>, u32>>,
+    /// Objects whose create marker this process wrote and whose first Create it has not tried
+    /// yet: nothing can have been created for them, so that attempt needs no look-up first.
+    fresh: Mutex<std::collections::HashSet<String>>,
     /// Configurations this process created whose ID is not yet in the object's status (the
     /// status write failed): reused instead of creating a second one. Keyed by object UID.
     unrecorded: Mutex<HashMap<String, (String, String)>>,
@@ -504,6 +507,7 @@ impl<P: Pinpoint> Context<P> {
             metrics,
             settings,
             failures: Mutex::default(),
+            fresh: Mutex::default(),
             unrecorded: Mutex::default(),
         }
     }
@@ -524,7 +528,9 @@ async fn reconcile<P: Pinpoint>(
         && !model.finalizers().iter().any(|f| f == FINALIZER)
     {
         // First sight: the finalizer and the create marker in one write, before any Create.
-        add_finalizer(&api, &model).await?;
+        if add_finalizer(&api, &model).await? {
+            lock(&ctx.fresh).insert(model.uid().unwrap_or_default());
+        }
         return Ok(Action::await_change());
     }
     finalizer(&api, FINALIZER, model, |event| async {
@@ -558,6 +564,10 @@ async fn apply<P: Pinpoint>(
         let status = model.status.get_or_insert_with(Default::default);
         status.configuration_id = Some(id);
         status.region = Some(region);
+    }
+    if lock(&ctx.fresh).remove(&uid) {
+        // This process wrote the marker and has not sent a Create since: skip the look-up.
+        model.annotations_mut().remove(CREATE_REQUESTED_AT);
     }
 
     let outcome = sync(&model, &ctx.pinpoint, Timestamp::now()).await;
@@ -636,9 +646,13 @@ async fn cleanup<P: Pinpoint>(
     }
 }
 
-/// Adds the finalizer and, for an object not yet published, the create marker. Conditional on
-/// the resourceVersion, so a concurrent change makes it fail and retry instead of losing either.
-async fn add_finalizer(api: &Api<RecommenderModel>, model: &RecommenderModel) -> Result<(), Error> {
+/// Adds the finalizer and, for an object not yet published, the create marker (then returns
+/// true). Conditional on the resourceVersion, so a concurrent change makes it fail and retry
+/// instead of losing either.
+async fn add_finalizer(
+    api: &Api<RecommenderModel>,
+    model: &RecommenderModel,
+) -> Result<bool, Error> {
     let mut finalizers = model.finalizers().to_vec();
     finalizers.push(FINALIZER.to_owned());
     let mut metadata = json!({
@@ -659,7 +673,7 @@ async fn add_finalizer(api: &Api<RecommenderModel>, model: &RecommenderModel) ->
     )
     .await
     .map_err(Error::KubernetesError)?;
-    Ok(())
+    Ok(!published)
 }
 
 async fn patch_status(
