@@ -13,7 +13,7 @@ use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{Patch, PatchParams},
+    api::{ApiResource, DynamicObject, Patch, PatchParams},
     runtime::{
         Controller, PredicateConfig, WatchStreamExt,
         controller::{Action, Config as ControllerConfig},
@@ -65,6 +65,8 @@ pub enum Error {
     QuotaExceeded(PinpointError),
     #[error("{0}")]
     PinpointUnavailable(PinpointError),
+    #[error("the object cannot be read as a RecommenderModel of this version: {0}")]
+    Unreadable(String),
     #[error("Kubernetes API request failed: {0}")]
     KubernetesError(#[source] kube::Error),
     #[error("finalizer handling failed: {0}")]
@@ -82,6 +84,7 @@ impl Error {
             Error::Throttled(_) => "Throttled",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::PinpointUnavailable(_) => "PinpointUnavailable",
+            Error::Unreadable(_) => "Unreadable",
             Error::KubernetesError(_) => "KubernetesError",
             Error::FinalizerError(_) => "FinalizerError",
         }
@@ -89,7 +92,10 @@ impl Error {
 
     /// Errors that only a change to the object can fix: no retry loop.
     pub fn waits_for_change(&self) -> bool {
-        matches!(self, Error::InvalidSpec(_) | Error::RoleCreateNotSupported)
+        matches!(
+            self,
+            Error::InvalidSpec(_) | Error::RoleCreateNotSupported | Error::Unreadable(_)
+        )
     }
 }
 
@@ -488,7 +494,7 @@ pub struct Context<P> {
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
-    failures: Mutex<HashMap<ObjectRef<RecommenderModel>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
     /// Objects whose create marker this process wrote and whose first Create it has not tried
     /// yet: nothing can have been created for them, so that attempt needs no look-up first.
     fresh: Mutex<std::collections::HashSet<String>>,
@@ -518,6 +524,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn reconcile<P: Pinpoint>(
+    object: Arc<DynamicObject>,
+    ctx: Arc<Context<P>>,
+) -> Result<Action, Error> {
+    // Objects are watched untyped, so one that this version cannot read (written under an
+    // older schema, say) is reported on itself instead of stopping the watch for all.
+    let model = match decode(&object) {
+        Ok(model) => Arc::new(model),
+        Err(problem) => return unreadable(&object, problem, &ctx).await,
+    };
+    reconcile_model(model, ctx).await
+}
+
+/// The typed object, or what is wrong with it, field path first.
+fn decode(object: &DynamicObject) -> Result<RecommenderModel, String> {
+    let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+    serde_path_to_error::deserialize::<_, RecommenderModel>(value)
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))
+}
+
+async fn reconcile_model<P: Pinpoint>(
     model: Arc<RecommenderModel>,
     ctx: Arc<Context<P>>,
 ) -> Result<Action, Error> {
@@ -646,6 +672,101 @@ async fn cleanup<P: Pinpoint>(
     }
 }
 
+/// An object this version cannot read: say so on it (once), publish nothing, and still let it
+/// be deleted, reading just the few fields deletion needs from the raw object.
+async fn unreadable<P: Pinpoint>(
+    object: &DynamicObject,
+    problem: String,
+    ctx: &Context<P>,
+) -> Result<Action, Error> {
+    let resource = ApiResource::erase::<RecommenderModel>(&());
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource);
+    let name = object.name_any();
+    let raw = |pointer: &str| {
+        object
+            .data
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let reference = object.object_ref(&resource);
+
+    if object.metadata.deletion_timestamp.is_some() {
+        if !object.finalizers().iter().any(|f| f == FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        let retain = raw("/spec/deletionPolicy").as_deref() == Some("Retain");
+        let note = match (raw("/status/configurationId"), raw("/status/region")) {
+            (Some(id), Some(region)) if !retain => {
+                let existed = ctx.pinpoint.delete(&region, &id).await?;
+                Note::normal(
+                    "Deleted",
+                    if existed {
+                        format!("deleted configuration {id} in {region}")
+                    } else {
+                        format!("configuration {id} was already gone")
+                    },
+                )
+            }
+            (Some(id), _) if retain => Note::normal(
+                "Retained",
+                format!("deletionPolicy is Retain: configuration {id} stays in Pinpoint"),
+            ),
+            _ => Note::normal(
+                "Deleted",
+                "nothing was published; nothing to delete".to_owned(),
+            ),
+        };
+        publish_event(&reference, &note, ctx).await;
+        let finalizers: Vec<&String> = object
+            .finalizers()
+            .iter()
+            .filter(|f| *f != FINALIZER)
+            .collect();
+        let patch = json!({ "metadata": { "resourceVersion": object.resource_version(), "finalizers": finalizers } });
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map_err(Error::KubernetesError)?;
+        return Ok(Action::await_change());
+    }
+
+    let error = Error::Unreadable(problem);
+    let message = error.to_string();
+    let ready = object
+        .data
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("type").and_then(|t| t.as_str()) == Some(READY))
+        });
+    let already_said = ready.is_some_and(|c| {
+        c.get("reason").and_then(|r| r.as_str()) == Some(error.reason())
+            && c.get("message").and_then(|m| m.as_str()) == Some(message.as_str())
+    });
+    if !already_said {
+        let now = Timestamp::now().to_string();
+        let condition = |type_: &str| {
+            json!({
+                "type": type_, "status": "False", "reason": error.reason(), "message": message,
+                "observedGeneration": object.metadata.generation, "lastTransitionTime": now,
+            })
+        };
+        // A merge patch: it leaves the rest of the status (the configuration ID) alone.
+        let patch = json!({ "status": {
+            "observedGeneration": object.metadata.generation,
+            "conditions": [condition(VALIDATED), condition(READY)],
+        }});
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map_err(Error::KubernetesError)?;
+        publish_event(&reference, &Note::warning(error.reason(), message), ctx).await;
+    }
+    warn!(object = %name, error = %error, "cannot read the object; waiting for it to change");
+    Ok(Action::await_change())
+}
+
 /// Adds the finalizer and, for an object not yet published, the create marker (then returns
 /// true). Conditional on the resourceVersion, so a concurrent change makes it fail and retry
 /// instead of losing either.
@@ -699,30 +820,38 @@ async fn patch_status(
 async fn publish_notes<P: Pinpoint>(model: &RecommenderModel, notes: &[Note], ctx: &Context<P>) {
     let reference = model.object_ref(&());
     for note in notes {
-        let event = KubeEvent {
-            type_: if note.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: note.reason.to_owned(),
-            note: Some(note.message.chars().take(1000).collect()),
-            action: note.reason.to_owned(),
-            secondary: None,
-        };
-        // Events are best effort: a lost event must not fail the reconcile.
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-            warn!(error = %e, reason = note.reason, "could not publish event");
-        }
+        publish_event(&reference, note, ctx).await;
+    }
+}
+
+async fn publish_event<P: Pinpoint>(
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    note: &Note,
+    ctx: &Context<P>,
+) {
+    let event = KubeEvent {
+        type_: if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: note.reason.to_owned(),
+        note: Some(note.message.chars().take(1000).collect()),
+        action: note.reason.to_owned(),
+        secondary: None,
+    };
+    // Events are best effort: a lost event must not fail the reconcile.
+    if let Err(e) = ctx.recorder.publish(&event, reference).await {
+        warn!(error = %e, reason = note.reason, "could not publish event");
     }
 }
 
 fn error_policy<P: Pinpoint>(
-    model: Arc<RecommenderModel>,
+    model: Arc<DynamicObject>,
     error: &Error,
     ctx: Arc<Context<P>>,
 ) -> Action {
-    let key = ObjectRef::from_obj(&*model);
+    let key = ObjectRef::from_obj_with(&*model, ApiResource::erase::<RecommenderModel>(&()));
     let attempt = {
         let mut failures = lock(&ctx.failures);
         let n = failures.entry(key).or_insert(0);
@@ -744,7 +873,7 @@ pub fn backoff(attempt: u32) -> Duration {
 
 /// Reconcile only when something the reconciler acts on changed: the spec (generation), the
 /// deletion mark, or the finalizers. Our own status writes do not come back as work.
-fn relevant_change(model: &RecommenderModel) -> Option<u64> {
+fn relevant_change(model: &DynamicObject) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     model.metadata.generation.hash(&mut hasher);
     model
@@ -758,9 +887,10 @@ fn relevant_change(model: &RecommenderModel) -> Option<u64> {
 
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
-    let api: Api<RecommenderModel> = match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
+    let resource = ApiResource::erase::<RecommenderModel>(&());
+    let api: Api<DynamicObject> = match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
+        None => Api::all_with(ctx.client.clone(), &resource),
     };
     // Fail fast with a clear message when the CRD is missing or RBAC forbids listing.
     api.list(&kube::api::ListParams::default().limit(1)).await.map_err(|e| {
@@ -768,7 +898,8 @@ pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
     })?;
     ctx.metrics.set_ready(true);
 
-    let (reader, writer) = reflector::store();
+    let writer = reflector::store::Writer::new(resource.clone());
+    let reader = writer.as_reader();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
@@ -776,14 +907,15 @@ pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
         .predicate_filter(relevant_change, PredicateConfig::default());
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
     info!(namespace = ?ctx.settings.namespace, concurrency = ctx.settings.concurrency, "controller started");
-    Controller::for_stream(stream, reader)
+    Controller::for_stream_with(stream, reader, resource)
         .with_config(config)
         .shutdown_on_signal()
         .run(
-            |model, ctx: Arc<Context<P>>| {
-                let span = info_span!("reconcile", object = %ObjectRef::from_obj(&*model), reason = field::Empty);
+            move |model, ctx: Arc<Context<P>>| {
+                let key =
+                    ObjectRef::from_obj_with(&*model, ApiResource::erase::<RecommenderModel>(&()));
+                let span = info_span!("reconcile", object = %key, reason = field::Empty);
                 async move {
-                    let key = ObjectRef::from_obj(&*model);
                     let result = reconcile(model, ctx.clone()).await;
                     match &result {
                         Ok(_) => {
