@@ -8,6 +8,8 @@ local terminal = {
   RoleCreateNotSupported = true,
   Rejected = true,
   AccessDenied = true,
+  -- Needs a slot freed in the account; the operator proceeds by itself once one is.
+  QuotaExceeded = true,
 }
 
 local function condition(conditions, condType)
