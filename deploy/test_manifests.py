@@ -138,7 +138,7 @@ REQUIRED = {
     ("pinpoint.recommenders.dev", "recommendermodels/finalizers"): {"patch", "update"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
-LEASES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
+LEASES = {("coordination.k8s.io", "leases"): {"get", "create", "patch"}}
 
 
 def test_rbac_cluster_wide_by_default():

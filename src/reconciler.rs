@@ -41,6 +41,9 @@ pub const FINALIZER: &str = "pinpoint.recommenders.dev/configuration";
 /// exactly the desired content may be this object's, made by a Create whose result was never
 /// recorded (see `create_once`).
 pub const CREATE_REQUESTED_AT: &str = "pinpoint.recommenders.dev/create-requested-at";
+/// Set by the user to take over an existing configuration (one made in the console) instead of
+/// creating one; also how a `Retain`ed configuration is picked back up.
+pub const ADOPT_CONFIGURATION_ID: &str = "pinpoint.recommenders.dev/configuration-id";
 /// The field manager for status patches and the events' reporting controller.
 pub const MANAGER: &str = "recommender-operator";
 
@@ -65,6 +68,10 @@ pub enum Error {
     QuotaExceeded(PinpointError),
     #[error("{0}")]
     PinpointUnavailable(PinpointError),
+    #[error("{0}")]
+    ConfigurationInUse(String),
+    #[error("{0}")]
+    ConfigurationNotFound(String),
     #[error("the object cannot be read as a RecommenderModel of this version: {0}")]
     Unreadable(String),
     #[error("Kubernetes API request failed: {0}")]
@@ -84,6 +91,8 @@ impl Error {
             Error::Throttled(_) => "Throttled",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::PinpointUnavailable(_) => "PinpointUnavailable",
+            Error::ConfigurationInUse(_) => "ConfigurationInUse",
+            Error::ConfigurationNotFound(_) => "ConfigurationNotFound",
             Error::Unreadable(_) => "Unreadable",
             Error::KubernetesError(_) => "KubernetesError",
             Error::FinalizerError(_) => "FinalizerError",
@@ -163,13 +172,26 @@ pub struct Sync {
 /// Brings Pinpoint in line with one model: validate, build the desired configuration, create or
 /// update it, and compute the status that reports it. Writes nothing to Kubernetes.
 pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Timestamp) -> Sync {
+    sync_with_claims(model, pinpoint, now, &|_| None).await
+}
+
+/// Which other object, if any, manages a configuration ID: `NAMESPACE/NAME`.
+pub type Claims<'a> = &'a (dyn Fn(&str) -> Option<String> + std::marker::Sync);
+
+/// `sync`, knowing which configurations other objects manage, so that no two share one.
+pub async fn sync_with_claims<P: Pinpoint>(
+    model: &RecommenderModel,
+    pinpoint: &P,
+    now: Timestamp,
+    claims: Claims<'_>,
+) -> Sync {
     let generation = model.metadata.generation;
     let current = model.status.clone().unwrap_or_default();
     let mut status = current.clone();
     status.observed_generation = generation;
     let mut notes = Vec::new();
 
-    let result = publish(model, pinpoint, &mut status, &mut notes).await;
+    let result = publish(model, pinpoint, claims, &mut status, &mut notes).await;
     // An update while the spec stayed the same puts back a change made outside the operator.
     if current.observed_generation == generation {
         for note in notes.iter_mut().filter(|n| n.reason == "Updated") {
@@ -277,6 +299,7 @@ fn published_condition(
 async fn publish<P: Pinpoint>(
     model: &RecommenderModel,
     pinpoint: &P,
+    claims: Claims<'_>,
     status: &mut RecommenderModelStatus,
     notes: &mut Vec<Note>,
 ) -> Result<(), Error> {
@@ -308,6 +331,27 @@ async fn publish<P: Pinpoint>(
         status.configuration_id = None;
     }
 
+    if status.configuration_id.is_none()
+        && let Some(id) = model.annotations().get(ADOPT_CONFIGURATION_ID)
+    {
+        if let Some(owner) = claims(id) {
+            return Err(Error::ConfigurationInUse(format!(
+                "configuration {id} is managed by {owner}; two models cannot manage one configuration"
+            )));
+        }
+        if pinpoint.get(&region, id).await?.is_none() {
+            return Err(Error::ConfigurationNotFound(format!(
+                "the annotation {ADOPT_CONFIGURATION_ID} names configuration {id}, which does not exist in {region}"
+            )));
+        }
+        notes.push(Note::normal(
+            "Adopted",
+            format!("took over configuration {id}"),
+        ));
+        status.configuration_id = Some(id.clone());
+        status.region = Some(region.clone());
+    }
+
     let last_seen = status.last_modified_date.clone();
     let last_seen = last_seen.as_deref();
     let published = match status.configuration_id.clone() {
@@ -324,19 +368,19 @@ async fn publish<P: Pinpoint>(
                         p
                     }
                     Err(e) if e.kind == PinpointErrorKind::NotFound => {
-                        recreate(pinpoint, &region, &id, last_seen, &desired, notes).await?
+                        recreate(pinpoint, claims, &region, &id, last_seen, &desired, notes).await?
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            None => recreate(pinpoint, &region, &id, last_seen, &desired, notes).await?,
+            None => recreate(pinpoint, claims, &region, &id, last_seen, &desired, notes).await?,
         },
         None => {
             let since = model
                 .annotations()
                 .get(CREATE_REQUESTED_AT)
                 .and_then(|t| t.parse::<Timestamp>().ok());
-            match create_once(pinpoint, &region, &desired, since).await? {
+            match create_once(pinpoint, claims, &region, &desired, since).await? {
                 (p, false) => {
                     notes.push(Note::normal(
                         "Created",
@@ -357,6 +401,7 @@ async fn publish<P: Pinpoint>(
 
 async fn recreate<P: Pinpoint>(
     pinpoint: &P,
+    claims: Claims<'_>,
     region: &str,
     old_id: &str,
     last_seen: Option<&str>,
@@ -364,7 +409,7 @@ async fn recreate<P: Pinpoint>(
     notes: &mut Vec<Note>,
 ) -> Result<Published, Error> {
     let since = last_seen.and_then(|t| t.parse::<Timestamp>().ok());
-    let (p, adopted) = create_once(pinpoint, region, desired, since).await?;
+    let (p, adopted) = create_once(pinpoint, claims, region, desired, since).await?;
     let message = if adopted {
         format!(
             "configuration {old_id} was deleted outside the operator; {}",
@@ -396,6 +441,7 @@ const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(120);
 /// result, and is adopted instead of making a second one. Returns whether it adopted.
 async fn create_once<P: Pinpoint>(
     pinpoint: &P,
+    claims: Claims<'_>,
     region: &str,
     desired: &crate::desired::RecommenderConfig,
     since: Option<Timestamp>,
@@ -407,7 +453,8 @@ async fn create_once<P: Pinpoint>(
             .await?
             .into_iter()
             .filter(|p| {
-                p.config == *desired
+                claims(&p.id).is_none()
+                    && p.config == *desired
                     && p.creation_date
                         .parse::<Timestamp>()
                         .is_ok_and(|t| t >= earliest)
@@ -495,6 +542,8 @@ pub struct Context<P> {
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    /// Every watched object, to tell which configuration another object already manages.
+    objects: std::sync::OnceLock<reflector::Store<DynamicObject>>,
     /// Objects whose create marker this process wrote and whose first Create it has not tried
     /// yet: nothing can have been created for them, so that attempt needs no look-up first.
     fresh: Mutex<std::collections::HashSet<String>>,
@@ -514,6 +563,7 @@ impl<P: Pinpoint> Context<P> {
             settings,
             failures: Mutex::default(),
             fresh: Mutex::default(),
+            objects: std::sync::OnceLock::new(),
             unrecorded: Mutex::default(),
         }
     }
@@ -596,7 +646,21 @@ async fn apply<P: Pinpoint>(
         model.annotations_mut().remove(CREATE_REQUESTED_AT);
     }
 
-    let outcome = sync(&model, &ctx.pinpoint, Timestamp::now()).await;
+    let objects = ctx.objects.get();
+    let claims = |id: &str| -> Option<String> {
+        objects?
+            .state()
+            .iter()
+            .find(|o| {
+                o.metadata.uid.as_deref() != Some(uid.as_str())
+                    && o.data
+                        .pointer("/status/configurationId")
+                        .and_then(|v| v.as_str())
+                        == Some(id)
+            })
+            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+    };
+    let outcome = sync_with_claims(&model, &ctx.pinpoint, Timestamp::now(), &claims).await;
     publish_notes(&model, &outcome.notes, ctx).await;
     if outcome.status.configuration_id.is_some() && !has_id {
         let entry = (
@@ -900,6 +964,7 @@ pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
 
     let writer = reflector::store::Writer::new(resource.clone());
     let reader = writer.as_reader();
+    let _ = ctx.objects.set(reader.clone());
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)

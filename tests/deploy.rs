@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 use support::{
     cluster::{control_plane, text},
     deploy::{
-        CHART, CRD, DEFAULT_RELEASE, KUSTOMIZE_BASE, MODELS, Release, SECRET_ACCESS_KEY,
+        CRD, DEFAULT_RELEASE, KUSTOMIZE_BASE, MODELS, Release, SECRET_ACCESS_KEY,
         Scope::{AllNamespaces, Namespace},
-        ScratchNamespace, assert_rights, cluster_turn, emulator_calls, emulator_configurations,
-        emulator_fault, ensure_crd, helm_ok, kinds_and_names, kubectl_as, malformed_json_log_lines,
-        start_emulator, start_operator, yaml_objects,
+        ScratchNamespace, assert_rights, chart, cluster_turn, emulator_calls,
+        emulator_configurations, emulator_fault, ensure_crd, helm_ok, kinds_and_names, kubectl_as,
+        malformed_json_log_lines, start_emulator, start_operator, yaml_objects,
     },
     table::cases,
 };
@@ -448,7 +448,7 @@ fn kustomize_base_applies_to_the_real_api_server() {
         &[
             "template",
             DEFAULT_RELEASE,
-            CHART,
+            &chart(),
             "--namespace",
             DEFAULT_RELEASE,
         ],
@@ -479,7 +479,7 @@ fn helm_upgrade_keeps_the_crd_on_uninstall() {
         &[
             "upgrade",
             DEFAULT_RELEASE,
-            CHART,
+            &chart(),
             "--namespace",
             DEFAULT_RELEASE,
             "--reuse-values",

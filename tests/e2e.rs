@@ -536,3 +536,38 @@ fn wait_published_reason(env: &TestEnv, name: &str, reason: &str) {
         env.model(name)
     );
 }
+
+#[test]
+fn a_configuration_is_adopted_by_id_by_one_model_only_and_picked_up_again_after_retain() {
+    let env = TestEnv::new("adoption");
+    let mut keeper = model("keeper", "model value, every field set");
+    keeper["spec"]["deletionPolicy"] = json!("Retain");
+    env.apply_ok(&keeper);
+    env.wait_condition("keeper", "Ready", 120);
+    let id = status(&env.model("keeper"), "configurationId")
+        .as_str()
+        .map(str::to_owned)
+        .expect("id");
+
+    // A second model asking for the same configuration is refused, naming the first.
+    let mut rival = model("rival", "model value, every field set");
+    rival["metadata"]["annotations"] = json!({"pinpoint.recommenders.dev/configuration-id": id});
+    env.apply_ok(&rival);
+    wait_published_reason(&env, "rival", "ConfigurationInUse");
+    let message = condition(&env.model("rival"), "Published")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("e2e-adoption/keeper"), "{message}");
+    env.kubectl_ok(&["delete", "recmodel", "rival", "--timeout=60s"]);
+
+    // Retain, delete, apply again with the ID: the same configuration comes back under management.
+    env.kubectl_ok(&["delete", "recmodel", "keeper", "--timeout=60s"]);
+    assert_eq!(env.configurations().len(), 1);
+    keeper["metadata"]["annotations"] = json!({"pinpoint.recommenders.dev/configuration-id": id});
+    env.apply_ok(&keeper);
+    env.wait_condition("keeper", "Ready", 120);
+    assert_eq!(status(&env.model("keeper"), "configurationId"), &json!(id));
+    assert_eq!(env.configurations().len(), 1);
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
+}

@@ -575,3 +575,91 @@ async fn the_quota_is_a_condition_of_its_own_and_a_freed_slot_lets_the_model_pro
         "True"
     );
 }
+
+fn adopting(mut m: RecommenderModel, id: &str) -> RecommenderModel {
+    m.metadata.annotations = Some(
+        [(
+            recommender_operator::reconciler::ADOPT_CONFIGURATION_ID.to_owned(),
+            id.to_owned(),
+        )]
+        .into(),
+    );
+    m
+}
+
+#[tokio::test]
+async fn a_configuration_made_in_the_console_is_taken_over_by_id() {
+    let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(1);
+    let m = model("model value, every field set");
+    let mut console = recommender_operator::desired::desired_configuration(
+        &m.spec,
+        "console-made",
+        m.spec.role.arn.as_deref().expect("role"),
+    );
+    console.display_name = Some("From the console".into());
+    let made = recommender_operator::pinpoint::Pinpoint::create(&pinpoint, "us-east-1", &console)
+        .await
+        .expect("made in the console");
+
+    let outcome = sync(&adopting(m, &made.id), &pinpoint, Timestamp::now()).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    assert_eq!(
+        outcome.status.configuration_id.as_deref(),
+        Some(made.id.as_str())
+    );
+    assert_eq!(outcome.notes[0].reason, "Adopted");
+    let stored = emulator.configurations().await;
+    assert_eq!(stored.len(), 1, "taken over, not created");
+    assert_eq!(
+        stored[0]["configuration"]["Name"],
+        json!("movie-recs"),
+        "brought in line with the spec"
+    );
+    assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 1);
+}
+
+#[tokio::test]
+async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
+    let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(1);
+    let missing = sync(
+        &adopting(model("model value, every field set"), "0123456789abcdef"),
+        &pinpoint,
+        Timestamp::now(),
+    )
+    .await;
+    assert!(
+        matches!(missing.result, Err(Error::ConfigurationNotFound(_))),
+        "{:?}",
+        missing.result
+    );
+    assert_eq!(
+        condition(&missing.status, PUBLISHED).1,
+        "ConfigurationNotFound"
+    );
+
+    let mut first = model("model value, every field set");
+    reconcile(&mut first, &pinpoint).await.expect("created");
+    let id = first
+        .status
+        .as_ref()
+        .and_then(|s| s.configuration_id.clone())
+        .expect("id");
+    let taken = recommender_operator::reconciler::sync_with_claims(
+        &adopting(model("lambda by name"), &id),
+        &pinpoint,
+        Timestamp::now(),
+        &|claimed: &str| (claimed == id).then(|| "marketing/first".to_owned()),
+    )
+    .await;
+    assert!(
+        matches!(taken.result, Err(Error::ConfigurationInUse(_))),
+        "{:?}",
+        taken.result
+    );
+    let (_, reason, message) = condition(&taken.status, PUBLISHED);
+    assert_eq!(reason, "ConfigurationInUse");
+    assert!(message.contains("marketing/first"), "{message}");
+    assert_eq!(emulator.configurations().await.len(), 1);
+}

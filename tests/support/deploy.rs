@@ -17,7 +17,17 @@ use serde_json::{Value, json};
 
 use super::cluster::{ControlPlane, Process, text, tool, workspace_bin};
 
-pub const CHART: &str = "/tmp/chart-fixed";
+/// The chart under test: `deploy/helm/recommender-operator`, or `RECOMMENDER_TEST_CHART` (a
+/// packaged `.tgz`, or a copy with a change to try) when set.
+pub fn chart() -> String {
+    std::env::var("RECOMMENDER_TEST_CHART").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/helm/recommender-operator"
+        )
+        .to_owned()
+    })
+}
 pub const KUSTOMIZE_BASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/manifests");
 pub const CRD: &str = "customresourcedefinition/recommendermodels.pinpoint.recommenders.dev";
 /// The chart's default release name, which is also the namespace the README installs it in.
@@ -109,10 +119,11 @@ impl Release {
         namespace: &str,
         extra: &[&str],
     ) -> Self {
+        let chart = chart();
         let mut args = vec![
             "install",
             name,
-            CHART,
+            &chart,
             "--namespace",
             namespace,
             "--create-namespace",

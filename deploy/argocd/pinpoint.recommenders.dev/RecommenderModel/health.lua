@@ -10,6 +10,8 @@ local terminal = {
   AccessDenied = true,
   -- Needs a slot freed in the account; the operator proceeds by itself once one is.
   QuotaExceeded = true,
+  ConfigurationInUse = true,
+  ConfigurationNotFound = true,
 }
 
 local function condition(conditions, condType)
