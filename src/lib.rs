@@ -9,4 +9,5 @@ pub mod pinpoint;
 pub mod reconciler;
 pub mod status;
 pub mod telemetry;
+pub mod tenancy;
 pub mod validation;

@@ -8,6 +8,7 @@ use recommender_operator::{
     pinpoint::{Metered, RateLimited, SdkPinpoint},
     reconciler::{self, Context, Settings},
     telemetry::{self, LogFormat, Metrics},
+    tenancy::{RolePolicy, RoleRule},
 };
 
 /// A Kubernetes operator for Amazon Pinpoint recommender models.
@@ -65,6 +66,10 @@ struct RunArgs {
     /// How long a leader's lease lasts without renewal (e.g. 15s).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     lease_duration: Duration,
+    /// Limit the IAM roles a namespace may use: NAMESPACE=ROLE_ARN_PATTERN, repeatable (`*` for
+    /// all namespaces; `*` in a pattern matches anything). Without rules, every role is allowed.
+    #[arg(long = "allowed-roles", value_name = "NAMESPACE=PATTERN")]
+    allowed_roles: Vec<RoleRule>,
     /// Pinpoint calls per second, across all models (client-side rate limit).
     #[arg(long, default_value = "50")]
     pinpoint_rate: std::num::NonZeroU32,
@@ -125,6 +130,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         namespace: args.namespace,
         concurrency: args.concurrency,
         resync: args.resync,
+        allowed_roles: RolePolicy::new(args.allowed_roles),
     };
     let server = tokio::spawn(http::serve(
         args.metrics_addr,

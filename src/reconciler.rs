@@ -32,6 +32,7 @@ use crate::{
     pinpoint::{Pinpoint, PinpointError, PinpointErrorKind, Published},
     status::{ConditionUpdate, PUBLISHED, READY, VALIDATED, reason, set_conditions},
     telemetry::Metrics,
+    tenancy::RolePolicy,
     validation::{arn_region, validate},
 };
 
@@ -69,6 +70,8 @@ pub enum Error {
     #[error("{0}")]
     PinpointUnavailable(PinpointError),
     #[error("{0}")]
+    RoleNotAllowed(String),
+    #[error("{0}")]
     ConfigurationInUse(String),
     #[error("{0}")]
     ConfigurationNotFound(String),
@@ -91,6 +94,7 @@ impl Error {
             Error::Throttled(_) => "Throttled",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::PinpointUnavailable(_) => "PinpointUnavailable",
+            Error::RoleNotAllowed(_) => "RoleNotAllowed",
             Error::ConfigurationInUse(_) => "ConfigurationInUse",
             Error::ConfigurationNotFound(_) => "ConfigurationNotFound",
             Error::Unreadable(_) => "Unreadable",
@@ -103,7 +107,10 @@ impl Error {
     pub fn waits_for_change(&self) -> bool {
         matches!(
             self,
-            Error::InvalidSpec(_) | Error::RoleCreateNotSupported | Error::Unreadable(_)
+            Error::InvalidSpec(_)
+                | Error::RoleCreateNotSupported
+                | Error::RoleNotAllowed(_)
+                | Error::Unreadable(_)
         )
     }
 }
@@ -172,18 +179,29 @@ pub struct Sync {
 /// Brings Pinpoint in line with one model: validate, build the desired configuration, create or
 /// update it, and compute the status that reports it. Writes nothing to Kubernetes.
 pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Timestamp) -> Sync {
-    sync_with_claims(model, pinpoint, now, &|_| None).await
+    let guards = Guards {
+        claims: &|_| None,
+        roles: &RolePolicy::default(),
+    };
+    sync_with(model, pinpoint, now, &guards).await
 }
 
 /// Which other object, if any, manages a configuration ID: `NAMESPACE/NAME`.
 pub type Claims<'a> = &'a (dyn Fn(&str) -> Option<String> + std::marker::Sync);
 
-/// `sync`, knowing which configurations other objects manage, so that no two share one.
-pub async fn sync_with_claims<P: Pinpoint>(
+/// What keeps models from stepping on each other: which configurations other objects manage,
+/// and which roles each namespace may use.
+pub struct Guards<'a> {
+    pub claims: Claims<'a>,
+    pub roles: &'a RolePolicy,
+}
+
+/// `sync`, with the guards.
+pub async fn sync_with<P: Pinpoint>(
     model: &RecommenderModel,
     pinpoint: &P,
     now: Timestamp,
-    claims: Claims<'_>,
+    guards: &Guards<'_>,
 ) -> Sync {
     let generation = model.metadata.generation;
     let current = model.status.clone().unwrap_or_default();
@@ -191,7 +209,7 @@ pub async fn sync_with_claims<P: Pinpoint>(
     status.observed_generation = generation;
     let mut notes = Vec::new();
 
-    let result = publish(model, pinpoint, claims, &mut status, &mut notes).await;
+    let result = publish(model, pinpoint, guards, &mut status, &mut notes).await;
     // An update while the spec stayed the same puts back a change made outside the operator.
     if current.observed_generation == generation {
         for note in notes.iter_mut().filter(|n| n.reason == "Updated") {
@@ -299,7 +317,7 @@ fn published_condition(
 async fn publish<P: Pinpoint>(
     model: &RecommenderModel,
     pinpoint: &P,
-    claims: Claims<'_>,
+    guards: &Guards<'_>,
     status: &mut RecommenderModelStatus,
     notes: &mut Vec<Note>,
 ) -> Result<(), Error> {
@@ -312,6 +330,13 @@ async fn publish<P: Pinpoint>(
     let Some(role_arn) = spec.role.arn.as_deref() else {
         return Err(Error::RoleCreateNotSupported);
     };
+    let namespace = model.namespace().unwrap_or_default();
+    if !guards.roles.allows(&namespace, role_arn) {
+        return Err(Error::RoleNotAllowed(format!(
+            "namespace {namespace} may not use role {role_arn}: the operator's --allowed-roles rules do not match it"
+        )));
+    }
+    let claims = guards.claims;
     // Validation guarantees a campaign ARN with a Region.
     let region = arn_region(&spec.campaign_arn)
         .unwrap_or_default()
@@ -531,6 +556,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// How often a published configuration is re-read from Pinpoint.
     pub resync: Duration,
+    /// Which roles each namespace may use.
+    pub allowed_roles: RolePolicy,
 }
 
 /// What every reconcile shares.
@@ -660,7 +687,11 @@ async fn apply<P: Pinpoint>(
             })
             .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
     };
-    let outcome = sync_with_claims(&model, &ctx.pinpoint, Timestamp::now(), &claims).await;
+    let guards = Guards {
+        claims: &claims,
+        roles: &ctx.settings.allowed_roles,
+    };
+    let outcome = sync_with(&model, &ctx.pinpoint, Timestamp::now(), &guards).await;
     publish_notes(&model, &outcome.notes, ctx).await;
     if outcome.status.configuration_id.is_some() && !has_id {
         let entry = (

@@ -571,3 +571,25 @@ fn a_configuration_is_adopted_by_id_by_one_model_only_and_picked_up_again_after_
     assert_eq!(env.configurations().len(), 1);
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
 }
+
+#[test]
+fn a_namespace_may_use_only_the_roles_the_operator_allows_it() {
+    let env = TestEnv::without_operator("tenants");
+    let mut operator = env.spawn_operator(&[
+        "--allowed-roles=e2e-tenants=arn:aws:iam::123456789012:role/tenants-*",
+        "--allowed-roles=other-team=arn:aws:iam::123456789012:role/PinpointPersonalize",
+    ]);
+    operator.wait_for_log("controller started", Duration::from_secs(60));
+    env.apply_ok(&model("foreign-role", "model value, every field set"));
+    wait_published_reason(&env, "foreign-role", "RoleNotAllowed");
+    let mut own = model("own-role", "model value, every field set");
+    own["spec"]["role"]["arn"] = json!("arn:aws:iam::123456789012:role/tenants-recs");
+    env.apply_ok(&own);
+    env.wait_condition("own-role", "Ready", 120);
+    assert_eq!(
+        env.configurations().len(),
+        1,
+        "nothing was sent for the refused role"
+    );
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
+}

@@ -646,11 +646,16 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
         .as_ref()
         .and_then(|s| s.configuration_id.clone())
         .expect("id");
-    let taken = recommender_operator::reconciler::sync_with_claims(
+    let claims = |claimed: &str| (claimed == id).then(|| "marketing/first".to_owned());
+    let guards = recommender_operator::reconciler::Guards {
+        claims: &claims,
+        roles: &Default::default(),
+    };
+    let taken = recommender_operator::reconciler::sync_with(
         &adopting(model("lambda by name"), &id),
         &pinpoint,
         Timestamp::now(),
-        &|claimed: &str| (claimed == id).then(|| "marketing/first".to_owned()),
+        &guards,
     )
     .await;
     assert!(
@@ -662,4 +667,40 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
     assert_eq!(reason, "ConfigurationInUse");
     assert!(message.contains("marketing/first"), "{message}");
     assert_eq!(emulator.configurations().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_role_outside_the_namespace_allow_list_is_refused_before_any_call() {
+    let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(1);
+    let roles = recommender_operator::tenancy::RolePolicy::new(vec![
+        "marketing=arn:aws:iam::123456789012:role/marketing-*"
+            .parse()
+            .expect("rule"),
+    ]);
+    let guards = recommender_operator::reconciler::Guards {
+        claims: &|_| None,
+        roles: &roles,
+    };
+    let m = model("model value, every field set"); // namespace marketing, role PinpointPersonalize
+    let refused =
+        recommender_operator::reconciler::sync_with(&m, &pinpoint, Timestamp::now(), &guards).await;
+    assert!(
+        matches!(refused.result, Err(Error::RoleNotAllowed(_))),
+        "{:?}",
+        refused.result
+    );
+    assert!(refused.result.as_ref().is_err_and(|e| e.waits_for_change()));
+    let (_, reason, message) = condition(&refused.status, PUBLISHED);
+    assert_eq!(reason, "RoleNotAllowed");
+    assert!(message.contains("PinpointPersonalize"), "{message}");
+    assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 0);
+    assert_eq!(emulator.calls("GetRecommenderConfigurations").await, 0);
+
+    let mut allowed = m.clone();
+    allowed.spec.role.arn = Some("arn:aws:iam::123456789012:role/marketing-recs".into());
+    let ok =
+        recommender_operator::reconciler::sync_with(&allowed, &pinpoint, Timestamp::now(), &guards)
+            .await;
+    assert!(ok.result.is_ok(), "{:?}", ok.result);
 }

@@ -11,6 +11,7 @@ local terminal = {
   -- Needs a slot freed in the account; the operator proceeds by itself once one is.
   QuotaExceeded = true,
   ConfigurationInUse = true,
+  RoleNotAllowed = true,
   ConfigurationNotFound = true,
 }
 
