@@ -668,8 +668,10 @@ async fn apply<P: Pinpoint>(
         status.configuration_id = Some(id);
         status.region = Some(region);
     }
-    if lock(&ctx.fresh).remove(&uid) {
-        // This process wrote the marker and has not sent a Create since: skip the look-up.
+    let fresh = lock(&ctx.fresh).remove(&uid);
+    if fresh {
+        // This process wrote the marker and no Create with an unknown outcome followed: nothing
+        // can exist for this object yet, so skip the look-up.
         model.annotations_mut().remove(CREATE_REQUESTED_AT);
     }
 
@@ -692,6 +694,15 @@ async fn apply<P: Pinpoint>(
         roles: &ctx.settings.allowed_roles,
     };
     let outcome = sync_with(&model, &ctx.pinpoint, Timestamp::now(), &guards).await;
+    // A refused Create (throttled, rejected, denied, over quota) made nothing; only an unknown
+    // outcome (5xx, timeout, broken connection) may have, and needs the look-up next time.
+    let outcome_unknown = matches!(
+        outcome.result,
+        Err(Error::PinpointUnavailable(_) | Error::KubernetesError(_))
+    );
+    if fresh && outcome.status.configuration_id.is_none() && !outcome_unknown {
+        lock(&ctx.fresh).insert(uid.clone());
+    }
     publish_notes(&model, &outcome.notes, ctx).await;
     if outcome.status.configuration_id.is_some() && !has_id {
         let entry = (
@@ -954,15 +965,22 @@ fn error_policy<P: Pinpoint>(
         *n
     };
     ctx.metrics.reconcile_failure(error.reason());
-    let delay = backoff(attempt);
+    // Throttling passes quickly, and the client-side rate limit already spaces calls out: retry
+    // it within half a minute rather than letting the backoff grow to minutes.
+    let cap = match error {
+        Error::Throttled(_) => Duration::from_secs(30),
+        _ => Duration::from_secs(300),
+    };
+    let delay = backoff(attempt, cap);
     warn!(error = %error, reason = error.reason(), attempt, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
-/// Exponential backoff from 1 s to 5 min with ±20% jitter, so retries of many objects spread out.
-pub fn backoff(attempt: u32) -> Duration {
+/// Exponential backoff from 1 s up to `cap`, with ±20% jitter so retries of many objects spread
+/// out.
+pub fn backoff(attempt: u32, cap: Duration) -> Duration {
     let base = Duration::from_secs(1).saturating_mul(1 << attempt.saturating_sub(1).min(9));
-    let capped = base.min(Duration::from_secs(300));
+    let capped = base.min(cap);
     capped.mul_f64(rand::random_range(0.8..1.2))
 }
 
@@ -1039,4 +1057,26 @@ pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
         .await;
     info!("controller stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_with_jitter() {
+        let cap = Duration::from_secs(300);
+        for (attempt, base) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (9, 256.0),
+            (10, 300.0),
+            (50, 300.0),
+        ] {
+            let d = backoff(attempt, cap).as_secs_f64();
+            assert!(d >= base * 0.8 && d <= base * 1.2, "attempt {attempt}: {d}");
+        }
+        assert!(backoff(20, Duration::from_secs(30)) <= Duration::from_secs(36));
+    }
 }

@@ -34,6 +34,12 @@ pub struct Fault {
     /// tell whether it took effect (a lost Create response).
     #[serde(default)]
     pub drop_response: bool,
+    /// Apply to every Nth matching call only (2: half of them), deterministically.
+    #[serde(default)]
+    pub every: Option<u32>,
+    /// Matching calls seen so far, for `every`.
+    #[serde(skip)]
+    seen: u32,
 }
 
 fn any_operation() -> String {
@@ -58,6 +64,9 @@ impl Fault {
                 self.operation,
                 OPERATIONS.join(", ")
             ));
+        }
+        if self.every == Some(0) {
+            return Err("every must be at least 1".into());
         }
         if self.count == Some(0) {
             return Err(
@@ -150,6 +159,11 @@ impl Faults {
         let index = self.pending.iter().position(|f| {
             (f.operation == "*" || f.operation == operation) && f.drop_response == drop_response
         })?;
+        let entry = &mut self.pending[index];
+        entry.seen = entry.seen.wrapping_add(1);
+        if entry.every.is_some_and(|n| entry.seen % n != 0) {
+            return None;
+        }
         let fault = self.pending[index].clone();
         if let Some(count) = &mut self.pending[index].count {
             *count = count.saturating_sub(1);

@@ -1280,3 +1280,53 @@ async fn configurations_are_kept_per_region() {
         .into_service_error();
     assert!(err.is_not_found_exception(), "{err:?}");
 }
+
+#[tokio::test]
+async fn an_every_fault_hits_exactly_that_share_of_calls() {
+    let addr = start_default().await;
+    let client = client_no_retry(addr);
+    add_fault(addr, json!({"operation": "*", "status": 429, "every": 2})).await;
+    let mut throttled = 0;
+    for i in 0..6 {
+        match client
+            .create_recommender_configuration()
+            .create_recommender_configuration(basic(&format!("every-{i}")).build())
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(e.into_service_error().is_too_many_requests_exception());
+                throttled += 1;
+            }
+        }
+    }
+    assert_eq!(throttled, 3, "every second call");
+    assert_eq!(stored(addr).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_dropped_response_still_takes_effect() {
+    let addr = start_default().await;
+    let client = client_no_retry(addr);
+    add_fault(
+        addr,
+        json!({"operation": "CreateRecommenderConfiguration", "dropResponse": true, "count": 1}),
+    )
+    .await;
+    let err = client
+        .create_recommender_configuration()
+        .create_recommender_configuration(basic("lost").build())
+        .send()
+        .await
+        .expect_err("the answer is lost");
+    assert!(
+        err.as_service_error().is_none(),
+        "not a service error: {err:?}"
+    );
+    assert_eq!(
+        stored(addr).await.len(),
+        1,
+        "but the configuration was made"
+    );
+}

@@ -507,7 +507,16 @@ impl TestEnv {
         Self::create(name, true)
     }
 
+    /// Like `without_operator`, with extra arguments for the emulator.
+    pub fn with_emulator_args(name: &str, emulator_args: &[&str]) -> Self {
+        Self::create_with(name, false, emulator_args)
+    }
+
     fn create(name: &str, with_operator: bool) -> Self {
+        Self::create_with(name, with_operator, &[])
+    }
+
+    fn create_with(name: &str, with_operator: bool, emulator_args: &[&str]) -> Self {
         let plane = control_plane();
         plane.install_crd();
         let namespace = format!("e2e-{name}");
@@ -523,7 +532,11 @@ impl TestEnv {
         let mut emulator = Process::start(
             "pinpoint-emulator",
             &workspace_bin("pinpoint-emulator"),
-            &["--listen".into(), "127.0.0.1:0".into()],
+            &["--listen", "127.0.0.1:0"]
+                .iter()
+                .chain(emulator_args)
+                .map(|a| (*a).to_owned())
+                .collect::<Vec<_>>(),
             &[],
             plane.dir.join(format!("{namespace}-emulator.log")),
         );
