@@ -120,7 +120,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let pinpoint = RateLimited::new(
         Metered::new(
-            SdkPinpoint::from_env(args.pinpoint_endpoint_url).await,
+            SdkPinpoint::from_env(args.pinpoint_endpoint_url)
+                .await
+                .count_attempts(metrics.clone()),
             metrics.clone(),
         ),
         args.pinpoint_rate,

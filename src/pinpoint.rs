@@ -109,6 +109,7 @@ pub trait Pinpoint: Send + Sync + 'static {
 pub struct SdkPinpoint {
     base: aws_config::SdkConfig,
     endpoint_url: Option<String>,
+    attempts: Option<Arc<Metrics>>,
     clients: Mutex<HashMap<String, Client>>,
 }
 
@@ -119,8 +120,15 @@ impl SdkPinpoint {
         Self {
             base,
             endpoint_url,
+            attempts: None,
             clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Counts every HTTP attempt, the SDK's own retries included, in `metrics`.
+    pub fn count_attempts(mut self, metrics: Arc<Metrics>) -> Self {
+        self.attempts = Some(metrics);
+        self
     }
 
     /// Loads the standard AWS configuration chain (environment, profile, web identity, IMDS).
@@ -146,6 +154,9 @@ impl SdkPinpoint {
                     .region(Region::new(region.to_owned()));
                 if let Some(url) = &self.endpoint_url {
                     config = config.endpoint_url(url);
+                }
+                if let Some(metrics) = &self.attempts {
+                    config = config.interceptor(CountAttempts(metrics.clone()));
                 }
                 Client::from_conf(config.build())
             })
@@ -402,6 +413,36 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
     async fn list(&self, region: &str) -> Result<Vec<Published>, PinpointError> {
         self.observe("GetRecommenderConfigurations", self.inner.list(region))
             .await
+    }
+}
+
+/// Counts each HTTP attempt by operation, so the SDK's retries show up in the metrics instead
+/// of hiding inside one logical call.
+struct CountAttempts(Arc<Metrics>);
+
+impl std::fmt::Debug for CountAttempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CountAttempts")
+    }
+}
+
+impl aws_sdk_pinpoint::config::Intercept for CountAttempts {
+    fn name(&self) -> &'static str {
+        "CountAttempts"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_sdk_pinpoint::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_pinpoint::config::RuntimeComponents,
+        cfg: &mut aws_sdk_pinpoint::config::ConfigBag,
+    ) -> Result<(), aws_sdk_pinpoint::error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        self.0.pinpoint_attempt(operation);
+        Ok(())
     }
 }
 

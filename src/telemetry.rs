@@ -86,6 +86,11 @@ struct OperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReadyLabels {
     ready: &'static str,
     reason: String,
@@ -100,6 +105,7 @@ pub struct Metrics {
     reconcile_time: Family<ControllerLabels, Histogram>,
     models: Family<ReadyLabels, Gauge>,
     pinpoint_requests: Family<CallLabels, Counter>,
+    pinpoint_attempts: Family<AttemptLabels, Counter>,
     leader: Gauge,
     pinpoint_latency: Family<OperationLabels, Histogram>,
     /// Each model's (Ready status, reason), to keep the gauge exact.
@@ -158,6 +164,12 @@ impl Default for Metrics {
             "Pinpoint API call latency, SDK retries included",
             pinpoint_latency.clone(),
         );
+        let pinpoint_attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "recommender_operator_pinpoint_attempts",
+            "HTTP attempts to Pinpoint by operation, the SDK's own retries included",
+            pinpoint_attempts.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader_election_master_status",
@@ -168,6 +180,7 @@ impl Default for Metrics {
             registry,
             leader,
             pinpoint_requests,
+            pinpoint_attempts,
             pinpoint_latency,
             reconcile_total,
             reconcile_errors,
@@ -241,6 +254,13 @@ impl Metrics {
         self.pinpoint_latency
             .get_or_create(&OperationLabels { operation })
             .observe(seconds);
+    }
+
+    /// Records one HTTP attempt (a call the SDK retried counts once per attempt).
+    pub fn pinpoint_attempt(&self, operation: String) {
+        self.pinpoint_attempts
+            .get_or_create(&AttemptLabels { operation })
+            .inc();
     }
 
     /// Records a model's Ready condition for the models gauge.

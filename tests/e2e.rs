@@ -166,6 +166,7 @@ fn a_model_is_published_updated_in_place_and_deleted() {
         r#"recommender_operator_pinpoint_requests_total{operation="CreateRecommenderConfiguration",outcome="success"} 1"#,
         r#"recommender_operator_pinpoint_requests_total{operation="UpdateRecommenderConfiguration",outcome="success"} 1"#,
         r#"recommender_operator_models{ready="True",reason="Ready"} 1"#,
+        r#"recommender_operator_pinpoint_attempts_total{operation="CreateRecommenderConfiguration"} 1"#,
     ] {
         assert!(
             metrics.contains(needle),
