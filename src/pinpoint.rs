@@ -105,6 +105,25 @@ pub trait Pinpoint: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Published>, PinpointError>> + Send;
 }
 
+/// The Create and Update request shapes are distinct types with the same fields: one
+/// definition fills either from a `RecommenderConfig`, the whole desired object every time.
+macro_rules! shape {
+    ($shape:ident, $config:expr) => {{
+        let config: &RecommenderConfig = $config;
+        $shape::builder()
+            .set_name(Some(config.name.clone()))
+            .set_description(config.description.clone())
+            .recommendation_provider_uri(&config.campaign_arn)
+            .recommendation_provider_role_arn(&config.role_arn)
+            .recommendation_provider_id_type(&config.id_type)
+            .set_recommendation_transformer_uri(config.lambda.clone())
+            .set_recommendations_display_name(config.display_name.clone())
+            .recommendations_per_message(config.recommendations_per_message)
+            .set_attributes(attributes(config))
+            .build()
+    }};
+}
+
 /// `Pinpoint` over `aws-sdk-pinpoint`, one client per Region, built on first use.
 pub struct SdkPinpoint {
     base: aws_config::SdkConfig,
@@ -171,17 +190,7 @@ impl Pinpoint for SdkPinpoint {
         config: &RecommenderConfig,
     ) -> Result<Published, PinpointError> {
         const OP: &str = "CreateRecommenderConfiguration";
-        let shape = CreateRecommenderConfigurationShape::builder()
-            .set_name(Some(config.name.clone()))
-            .set_description(config.description.clone())
-            .recommendation_provider_uri(&config.campaign_arn)
-            .recommendation_provider_role_arn(&config.role_arn)
-            .recommendation_provider_id_type(&config.id_type)
-            .set_recommendation_transformer_uri(config.lambda.clone())
-            .set_recommendations_display_name(config.display_name.clone())
-            .recommendations_per_message(config.recommendations_per_message)
-            .set_attributes(attributes(config))
-            .build();
+        let shape = shape!(CreateRecommenderConfigurationShape, config);
         // Create is not idempotent: a retried Create whose first attempt reached Pinpoint makes a
         // second configuration. The SDK must not retry it; the reconciler retries after looking
         // for the first attempt's result (see `reconciler::create_once`).
@@ -223,17 +232,7 @@ impl Pinpoint for SdkPinpoint {
         config: &RecommenderConfig,
     ) -> Result<Published, PinpointError> {
         const OP: &str = "UpdateRecommenderConfiguration";
-        let shape = UpdateRecommenderConfigurationShape::builder()
-            .set_name(Some(config.name.clone()))
-            .set_description(config.description.clone())
-            .recommendation_provider_uri(&config.campaign_arn)
-            .recommendation_provider_role_arn(&config.role_arn)
-            .recommendation_provider_id_type(&config.id_type)
-            .set_recommendation_transformer_uri(config.lambda.clone())
-            .set_recommendations_display_name(config.display_name.clone())
-            .recommendations_per_message(config.recommendations_per_message)
-            .set_attributes(attributes(config))
-            .build();
+        let shape = shape!(UpdateRecommenderConfigurationShape, config);
         let output = self
             .client(region)
             .update_recommender_configuration()

@@ -257,27 +257,12 @@ fn a_controller_only_check_reports_the_field_and_publishes_nothing() {
     );
 }
 
-fn wait_reason(env: &TestEnv, name: &str, reason: &str) {
-    let out = env.kubectl(&[
-        "wait",
-        &format!("--for=jsonpath={{.status.conditions[?(@.type==\"Ready\")].reason}}={reason}"),
-        &format!("recommendermodel/{name}"),
-        "--timeout=120s",
-    ]);
-    assert!(
-        out.status.success(),
-        "Ready never had reason {reason}:\n{}\n{:#}",
-        text(&out.stderr),
-        env.model(name)
-    );
-}
-
 #[test]
 fn pinpoint_faults_show_as_conditions_and_models_recover_by_themselves() {
     let env = TestEnv::new("faults");
     env.fault(json!({"operation": "CreateRecommenderConfiguration", "status": 429, "message": "Rate exceeded"}));
     env.apply_ok(&model("busy", "model value, every field set"));
-    wait_reason(&env, "busy", "Throttled");
+    env.wait_reason("busy", "Ready", "Throttled", 120);
     let object = env.model("busy");
     assert_eq!(condition(&object, "Published")["reason"], "Throttled");
     assert!(
@@ -289,7 +274,7 @@ fn pinpoint_faults_show_as_conditions_and_models_recover_by_themselves() {
 
     env.clear_faults();
     env.fault(json!({"operation": "CreateRecommenderConfiguration", "status": 500}));
-    wait_reason(&env, "busy", "PinpointUnavailable");
+    env.wait_reason("busy", "Ready", "PinpointUnavailable", 120);
 
     env.clear_faults();
     env.wait_condition("busy", "Ready", 180);
@@ -492,7 +477,7 @@ fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
     runtime
         .block_on(console.update("us-east-1", &id, &edited))
         .expect("out-of-band edit");
-    wait_published_reason(&env, "movie-recs", "DriftCorrected");
+    env.wait_reason("movie-recs", "Published", "DriftCorrected", 60);
     assert_eq!(
         env.configurations()[0]["configuration"]["RecommendationsDisplayName"],
         "Top movies"
@@ -501,7 +486,7 @@ fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
     runtime
         .block_on(console.delete("us-east-1", &id))
         .expect("out-of-band delete");
-    wait_published_reason(&env, "movie-recs", "Recreated");
+    env.wait_reason("movie-recs", "Published", "Recreated", 60);
     let stored = env.configurations();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0]["id"], json!(id));
@@ -523,21 +508,6 @@ fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
     );
 }
 
-fn wait_published_reason(env: &TestEnv, name: &str, reason: &str) {
-    let out = env.kubectl(&[
-        "wait",
-        &format!("--for=jsonpath={{.status.conditions[?(@.type==\"Published\")].reason}}={reason}"),
-        &format!("recommendermodel/{name}"),
-        "--timeout=60s",
-    ]);
-    assert!(
-        out.status.success(),
-        "Published never had reason {reason}:\n{}\n{:#}",
-        text(&out.stderr),
-        env.model(name)
-    );
-}
-
 #[test]
 fn a_configuration_is_adopted_by_id_by_one_model_only_and_picked_up_again_after_retain() {
     let env = TestEnv::new("adoption");
@@ -554,7 +524,7 @@ fn a_configuration_is_adopted_by_id_by_one_model_only_and_picked_up_again_after_
     let mut rival = model("rival", "model value, every field set");
     rival["metadata"]["annotations"] = json!({"pinpoint.recommenders.dev/configuration-id": id});
     env.apply_ok(&rival);
-    wait_published_reason(&env, "rival", "ConfigurationInUse");
+    env.wait_reason("rival", "Published", "ConfigurationInUse", 60);
     let message = condition(&env.model("rival"), "Published")["message"]
         .as_str()
         .unwrap_or_default()
@@ -582,7 +552,7 @@ fn a_namespace_may_use_only_the_roles_the_operator_allows_it() {
     ]);
     operator.wait_for_log("controller started", Duration::from_secs(60));
     env.apply_ok(&model("foreign-role", "model value, every field set"));
-    wait_published_reason(&env, "foreign-role", "RoleNotAllowed");
+    env.wait_reason("foreign-role", "Published", "RoleNotAllowed", 60);
     let mut own = model("own-role", "model value, every field set");
     own["spec"]["role"]["arn"] = json!("arn:aws:iam::123456789012:role/tenants-recs");
     env.apply_ok(&own);

@@ -30,21 +30,6 @@ fn loosened_crd() -> Value {
     crd
 }
 
-fn wait_ready_reason(env: &TestEnv, name: &str, reason: &str) {
-    let out = env.kubectl(&[
-        "wait",
-        &format!("--for=jsonpath={{.status.conditions[?(@.type==\"Ready\")].reason}}={reason}"),
-        &format!("recommendermodel/{name}"),
-        "--timeout=120s",
-    ]);
-    assert!(
-        out.status.success(),
-        "Ready never had reason {reason}:\n{}\n{:#}",
-        String::from_utf8_lossy(&out.stderr),
-        env.model(name)
-    );
-}
-
 #[test]
 fn an_unreadable_object_is_reported_and_does_not_stop_the_others() {
     let env = TestEnv::new("unreadable");
@@ -66,7 +51,7 @@ fn an_unreadable_object_is_reported_and_does_not_stop_the_others() {
     let mut old = model("old");
     old["spec"]["recommendationsPerMessage"] = json!("five");
     env.apply_ok(&old);
-    wait_ready_reason(&env, "old", "Unreadable");
+    env.wait_reason("old", "Ready", "Unreadable", 120);
     let object = env.model("old");
     let ready = object["status"]["conditions"]
         .as_array()
@@ -92,7 +77,7 @@ fn an_unreadable_object_is_reported_and_does_not_stop_the_others() {
         "-p",
         r#"{"spec":{"recommendationsPerMessage":"five"}}"#,
     ]);
-    wait_ready_reason(&env, "published", "Unreadable");
+    env.wait_reason("published", "Ready", "Unreadable", 120);
     assert_eq!(
         env.model("published")["status"]["configurationId"],
         id,

@@ -161,7 +161,7 @@ impl Faults {
         })?;
         let entry = &mut self.pending[index];
         entry.seen = entry.seen.wrapping_add(1);
-        if entry.every.is_some_and(|n| entry.seen % n != 0) {
+        if entry.every.is_some_and(|n| !entry.seen.is_multiple_of(n)) {
             return None;
         }
         let fault = self.pending[index].clone();

@@ -695,6 +695,22 @@ impl TestEnv {
         );
     }
 
+    /// `kubectl wait` until the `condition_type` condition of a model has `reason`.
+    pub fn wait_reason(&self, name: &str, condition_type: &str, reason: &str, timeout_secs: u64) {
+        let out = self.kubectl(&[
+            "wait",
+            &format!("--for=jsonpath={{.status.conditions[?(@.type==\"{condition_type}\")].reason}}={reason}"),
+            &format!("recommendermodel/{name}"),
+            &format!("--timeout={timeout_secs}s"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{condition_type} never had reason {reason}:\n{}\n{:#}",
+            text(&out.stderr),
+            self.model(name)
+        );
+    }
+
     /// Every configuration the emulator holds.
     pub fn configurations(&self) -> Vec<Value> {
         self.emulator_get("configurations")
