@@ -347,6 +347,7 @@ impl Bench {
             )
         };
         let cpu_converge = proc_stats(pid, self.clk_tck)?.cpu_s;
+        let calls_ready = self.calls(&emulator_url).await?;
         eprintln!(
             "all {n} Ready after {:.2} s (applies answered after {apply_s:.2} s)",
             converge.0
@@ -363,7 +364,7 @@ impl Bench {
                 t.writes.values().max().copied().unwrap_or(0),
             )
         };
-        let pinpoint_calls = delta(&calls_before, &calls_converged);
+        let pinpoint_calls = delta(&calls_before, &calls_ready);
         let mut write_requests = delta_i64(&metrics_before, &metrics_converged);
         if let Some(v) = write_requests.get_mut("recommendermodels APPLY") {
             *v -= n as i64;
@@ -983,9 +984,7 @@ fn find_pid(program: &Path, marker: &str, exclude: Option<u32>) -> Option<u32> {
                 continue;
             };
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            if args.first() == Some(&program.as_bytes())
-                && args.iter().any(|a| *a == marker.as_bytes())
-            {
+            if args.first() == Some(&program.as_bytes()) && args.contains(&marker.as_bytes()) {
                 return Some(pid);
             }
         }
