@@ -86,6 +86,10 @@ struct Args {
     /// A quick run: 20 models, 5 s idle.
     #[arg(long)]
     smoke: bool,
+    /// An extra argument for the operator (repeatable), e.g. `--operator-arg=--pinpoint-rate=1000`
+    /// to see what a setting costs. The report names them.
+    #[arg(long = "operator-arg", allow_hyphen_values = true)]
+    operator_args: Vec<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -99,9 +103,12 @@ struct Bench {
     operator_bin: PathBuf,
     emulator_bin: PathBuf,
     concurrency: usize,
+    operator_args: Vec<String>,
     idle: Duration,
     resync: Duration,
     clk_tck: f64,
+    /// etcd and kube-apiserver, to measure what each side costs the control plane.
+    plane_pids: Vec<u32>,
 }
 
 fn main() {
@@ -168,9 +175,11 @@ fn run(mut args: Args) -> Result<()> {
             operator_bin,
             emulator_bin,
             concurrency: args.concurrency,
+            operator_args: args.operator_args.clone(),
             idle: Duration::from_secs(args.idle_seconds),
             resync,
             clk_tck: clk_tck(),
+            plane_pids: control_plane_pids(plane),
         };
         let mut results = Vec::new();
         for &n in &args.models {
@@ -197,6 +206,7 @@ fn run(mut args: Args) -> Result<()> {
         machine,
         binary,
         concurrency: args.concurrency,
+        operator_args: args.operator_args.clone(),
         idle_seconds: args.idle_seconds,
         resync_seconds: resync.as_secs(),
         apply_parallelism: APPLY_PARALLELISM,
@@ -290,6 +300,10 @@ struct OperatorResult {
     restart_writes: u64,
     restart_peak_rss_mib: f64,
     restart_cpu_s: f64,
+    /// CPU seconds of etcd + kube-apiserver from the first apply to all Ready.
+    control_plane_cpu_s_converge: f64,
+    /// CPU seconds of this benchmark process (applies, watch) from the first apply to all Ready.
+    bench_cpu_s_converge: f64,
 }
 
 impl Bench {
@@ -315,6 +329,8 @@ impl Bench {
 
         // Apply everything and wait for Ready.
         eprintln!("applying {n} models");
+        let plane_cpu0 = self.control_plane_cpu();
+        let bench_cpu0 = proc_stats(std::process::id(), self.clk_tck)?.cpu_s;
         let t0 = Instant::now();
         let (applied, apply_done) = tokio::join!(
             apply_models(&api, &namespace, &names, APPLY_PARALLELISM),
@@ -347,6 +363,8 @@ impl Bench {
             )
         };
         let cpu_converge = proc_stats(pid, self.clk_tck)?.cpu_s;
+        let plane_cpu_converge = self.control_plane_cpu() - plane_cpu0;
+        let bench_cpu_converge = proc_stats(std::process::id(), self.clk_tck)?.cpu_s - bench_cpu0;
         let calls_ready = self.calls(&emulator_url).await?;
         eprintln!(
             "all {n} Ready after {:.2} s (applies answered after {apply_s:.2} s)",
@@ -464,6 +482,8 @@ impl Bench {
             restart_writes,
             restart_peak_rss_mib: restart_stats.hwm_kib as f64 / 1024.0,
             restart_cpu_s: restart_stats.cpu_s,
+            control_plane_cpu_s_converge: plane_cpu_converge,
+            bench_cpu_s_converge: bench_cpu_converge,
         })
     }
 
@@ -476,7 +496,7 @@ impl Bench {
         previous_pid: Option<u32>,
     ) -> Result<(Process, u32)> {
         let namespace_arg = format!("--namespace={namespace}");
-        let args = vec![
+        let mut args = vec![
             "run".to_owned(),
             namespace_arg.clone(),
             format!("--pinpoint-endpoint-url={emulator_url}"),
@@ -485,6 +505,7 @@ impl Bench {
             format!("--resync={}s", self.resync.as_secs()),
             format!("--concurrency={}", self.concurrency),
         ];
+        args.extend(self.operator_args.iter().cloned());
         let log = self.plane.dir.join(format!(
             "{namespace}-operator-{}.log",
             if previous_pid.is_some() {
@@ -529,6 +550,8 @@ fn count_reconciled(log: &str) -> usize {
 #[derive(Serialize, Debug)]
 struct LimitResult {
     seconds: f64,
+    /// CPU seconds of etcd + kube-apiserver during the timed part.
+    control_plane_cpu_s: f64,
     pinpoint_calls: BTreeMap<String, u64>,
 }
 
@@ -555,6 +578,7 @@ impl Bench {
             "limit: {n} creates and status patches at concurrency {}",
             self.concurrency
         );
+        let plane_cpu0 = self.control_plane_cpu();
         let t0 = Instant::now();
         for name in names {
             let (semaphore, pinpoint, api) = (semaphore.clone(), pinpoint.clone(), api.clone());
@@ -578,6 +602,7 @@ impl Bench {
             .await
             .map_err(|_| anyhow!("the limit did not finish {n} models in {deadline:?}"))?;
         let seconds = t0.elapsed().as_secs_f64();
+        let control_plane_cpu_s = self.control_plane_cpu() - plane_cpu0;
         ensure!(
             failures.is_empty(),
             "{} of {n} limit tasks failed, first: {}",
@@ -589,6 +614,7 @@ impl Bench {
         eprintln!("limit: {seconds:.2} s");
         Ok(LimitResult {
             seconds,
+            control_plane_cpu_s,
             pinpoint_calls,
         })
     }
@@ -1028,6 +1054,37 @@ fn proc_stats(pid: u32, clk_tck: f64) -> Result<ProcStats> {
     })
 }
 
+/// The PIDs of the control plane's etcd and kube-apiserver.
+fn control_plane_pids(plane: &ControlPlane) -> Vec<u32> {
+    let port = plane.server.rsplit(':').next().unwrap_or_default();
+    let etcd_data = format!("--data-dir={}", plane.dir.join("etcd").display());
+    let apiserver_port = format!("--secure-port={port}");
+    let found: Vec<u32> = [
+        (support::cluster::tool("etcd"), etcd_data),
+        (support::cluster::tool("kube-apiserver"), apiserver_port),
+    ]
+    .iter()
+    .filter_map(|(program, marker)| find_pid(program, marker, None))
+    .collect();
+    if found.len() != 2 {
+        eprintln!(
+            "warning: could not find etcd and kube-apiserver in /proc; their CPU is not measured"
+        );
+    }
+    found
+}
+
+impl Bench {
+    /// CPU seconds used so far by etcd and kube-apiserver together.
+    fn control_plane_cpu(&self) -> f64 {
+        self.plane_pids
+            .iter()
+            .filter_map(|pid| proc_stats(*pid, self.clk_tck).ok())
+            .map(|s| s.cpu_s)
+            .sum()
+    }
+}
+
 fn clk_tck() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -1164,6 +1221,8 @@ struct Report {
     machine: Machine,
     binary: Binary,
     concurrency: usize,
+    /// Extra operator arguments (none: the defaults, as shipped).
+    operator_args: Vec<String>,
     idle_seconds: u64,
     resync_seconds: u64,
     apply_parallelism: usize,
@@ -1174,13 +1233,18 @@ impl Report {
     fn markdown(&self) -> String {
         let mut out = String::new();
         out.push_str(&format!(
-            "\nMachine: {} CPUs ({}), {:.1} GiB RAM, Linux {}. Operator and limit concurrency {}; operator --resync={}s; idle {} s.\n\n",
+            "\nMachine: {} CPUs ({}), {:.1} GiB RAM, Linux {}. Operator and limit concurrency {}; operator --resync={}s{}; idle {} s.\n\n",
             self.machine.cpus,
             self.machine.cpu_model,
             self.machine.memory_gib,
             self.machine.kernel,
             self.concurrency,
             self.resync_seconds,
+            if self.operator_args.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", self.operator_args.join(" "))
+            },
             self.idle_seconds,
         ));
         out.push_str("| models | converge s | limit s | ratio | p50 ms | p99 ms | Pinpoint calls/model | writes/model | peak RSS MiB | CPU s | idle writes | idle reads/resync | restart s | restart calls |\n");
@@ -1221,7 +1285,7 @@ impl Report {
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
             out.push_str(&format!(
-                "\n{} models: applies answered after {:.2} s; API write requests during convergence (besides the benchmark's creates): {}; CPU s incl. idle {:.2}; restarted operator peak RSS {:.1} MiB, CPU {:.2} s; writes during restart {}.",
+                "\n{} models: applies answered after {:.2} s; API write requests during convergence (besides the benchmark's creates): {}; CPU s incl. idle {:.2}; restarted operator peak RSS {:.1} MiB, CPU {:.2} s; writes during restart {}; etcd + kube-apiserver CPU s: {:.2} during convergence, {:.2} during the limit; the benchmark's own CPU s during convergence {:.2}.",
                 r.models,
                 o.apply_s,
                 if requests.is_empty() { "none".into() } else { requests.join(", ") },
@@ -1229,6 +1293,9 @@ impl Report {
                 o.restart_peak_rss_mib,
                 o.restart_cpu_s,
                 o.restart_writes,
+                o.control_plane_cpu_s_converge,
+                r.limit.control_plane_cpu_s,
+                o.bench_cpu_s_converge,
             ));
         }
         out.push('\n');
