@@ -103,15 +103,7 @@ fn a_model_is_published_updated_in_place_and_deleted() {
     assert_eq!(stored[0]["id"], json!(id));
     assert_eq!(
         stored[0]["configuration"],
-        json!({
-            "Name": "movie-recs",
-            "Description": "Weekly picks",
-            "RecommendationProviderUri": "arn:aws:personalize:us-east-1:123456789012:campaign/movies",
-            "RecommendationProviderRoleArn": "arn:aws:iam::123456789012:role/PinpointPersonalize",
-            "RecommendationProviderIdType": "PINPOINT_ENDPOINT_ID",
-            "RecommendationsDisplayName": "Top movies",
-            "RecommendationsPerMessage": 3,
-        })
+        support::table::model_value_wire_body()
     );
     let printed = env.kubectl_ok(&["get", "recmodel", "movie-recs"]);
     assert!(
@@ -142,14 +134,7 @@ fn a_model_is_published_updated_in_place_and_deleted() {
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
     assert_eq!(env.calls("UpdateRecommenderConfiguration"), 1);
 
-    let events = env.kubectl_ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "involvedObject.name=movie-recs",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ]);
+    let events = env.event_reasons(Some("involvedObject.name=movie-recs"));
     assert!(
         events.contains("Created") && events.contains("Updated"),
         "events: {events}"
@@ -229,14 +214,7 @@ fn a_controller_only_check_reports_the_field_and_publishes_nothing() {
             .unwrap_or_default()
             .contains("spec.campaignArn")
     );
-    let events = env.kubectl_ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "type=Warning",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ]);
+    let events = env.event_reasons(Some("type=Warning"));
     assert!(events.contains("InvalidSpec"), "warning events: {events}");
     assert!(env.configurations().is_empty());
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 0);
@@ -445,7 +423,7 @@ fn a_lost_create_response_is_adopted() {
         &stored[0]["id"]
     );
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
-    let events = env.kubectl_ok(&["get", "events", "-o", "jsonpath={.items[*].reason}"]);
+    let events = env.event_reasons(None);
     assert!(events.contains("Adopted"), "events: {events}");
 }
 
@@ -494,14 +472,7 @@ fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
         status(&env.model("movie-recs"), "configurationId"),
         &stored[0]["id"]
     );
-    let events = env.kubectl_ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "type=Warning",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ]);
+    let events = env.event_reasons(Some("type=Warning"));
     assert!(
         events.contains("DriftCorrected") && events.contains("Recreated"),
         "warning events: {events}"

@@ -75,15 +75,7 @@ async fn creates_once_then_costs_nothing_while_unchanged() {
     assert_eq!(stored[0]["id"], json!(id));
     assert_eq!(
         stored[0]["configuration"],
-        json!({
-            "Name": "movie-recs",
-            "Description": "Weekly picks",
-            "RecommendationProviderUri": "arn:aws:personalize:us-east-1:123456789012:campaign/movies",
-            "RecommendationProviderRoleArn": "arn:aws:iam::123456789012:role/PinpointPersonalize",
-            "RecommendationProviderIdType": "PINPOINT_ENDPOINT_ID",
-            "RecommendationsDisplayName": "Top movies",
-            "RecommendationsPerMessage": 3,
-        })
+        support::table::model_value_wire_body()
     );
 
     m.status = Some(status.clone());

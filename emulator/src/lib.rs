@@ -201,25 +201,19 @@ async fn create(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Response> {
     const OP: &str = "CreateRecommenderConfiguration";
-    let region = match admit(&state, OP, &method, &uri, &headers, &body).await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    let configuration = match validated(&body, &region) {
-        Ok(c) => c,
-        Err(message) => return bad_request(message),
-    };
+    let region = admit(&state, OP, &method, &uri, &headers, &body).await?;
+    let configuration = validated(&body, &region).map_err(bad_request)?;
     let mut store = state.store.lock().await;
     if store.count(&region) >= state.settings.max_configurations {
-        return bad_request(format!(
+        return Err(bad_request(format!(
             "Exceeded the limit of {} recommender configurations for this account in {region}",
             state.settings.max_configurations
-        ));
+        )));
     }
     let stored = store.insert(&region, configuration);
-    (StatusCode::CREATED, Json(stored.response())).into_response()
+    Ok((StatusCode::CREATED, Json(stored.response())).into_response())
 }
 
 async fn get_one(
@@ -228,16 +222,13 @@ async fn get_one(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Response> {
     const OP: &str = "GetRecommenderConfiguration";
-    let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    match state.store.lock().await.get(&region, &id) {
+    let region = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    Ok(match state.store.lock().await.get(&region, &id) {
         Some(stored) => Json(stored.response()).into_response(),
         None => not_found(&id),
-    }
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -253,21 +244,18 @@ async fn list(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Response> {
     const OP: &str = "GetRecommenderConfigurations";
-    let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+    let region = admit(&state, OP, &method, &uri, &headers, b"").await?;
     let page_size = match query.page_size.as_deref().map(str::parse::<usize>) {
         None => 20,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => return bad_request("page-size must be a number from 1 to 100"),
+        Some(_) => return Err(bad_request("page-size must be a number from 1 to 100")),
     };
     let start = match query.token.as_deref().map(str::parse::<usize>) {
         None => 0,
         Some(Ok(n)) => n,
-        Some(Err(_)) => return bad_request("The pagination token is invalid"),
+        Some(Err(_)) => return Err(bad_request("The pagination token is invalid")),
     };
     let store = state.store.lock().await;
     let all = store.in_region(&region);
@@ -283,7 +271,7 @@ async fn list(
     if next < all.len() {
         body["NextToken"] = json!(next.to_string());
     }
-    Json(body).into_response()
+    Ok(Json(body).into_response())
 }
 
 async fn update(
@@ -293,25 +281,21 @@ async fn update(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Response> {
     const OP: &str = "UpdateRecommenderConfiguration";
-    let region = match admit(&state, OP, &method, &uri, &headers, &body).await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    let configuration = match validated(&body, &region) {
-        Ok(c) => c,
-        Err(message) => return bad_request(message),
-    };
-    match state
-        .store
-        .lock()
-        .await
-        .replace(&region, &id, configuration)
-    {
-        Some(stored) => Json(stored.response()).into_response(),
-        None => not_found(&id),
-    }
+    let region = admit(&state, OP, &method, &uri, &headers, &body).await?;
+    let configuration = validated(&body, &region).map_err(bad_request)?;
+    Ok(
+        match state
+            .store
+            .lock()
+            .await
+            .replace(&region, &id, configuration)
+        {
+            Some(stored) => Json(stored.response()).into_response(),
+            None => not_found(&id),
+        },
+    )
 }
 
 async fn delete(
@@ -320,16 +304,13 @@ async fn delete(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Response> {
     const OP: &str = "DeleteRecommenderConfiguration";
-    let region = match admit(&state, OP, &method, &uri, &headers, b"").await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    match state.store.lock().await.remove(&region, &id) {
+    let region = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    Ok(match state.store.lock().await.remove(&region, &id) {
         Some(stored) => Json(stored.response()).into_response(),
         None => not_found(&id),
-    }
+    })
 }
 
 async fn admin_configurations(State(state): State<AppState>) -> Response {

@@ -711,6 +711,15 @@ impl TestEnv {
         );
     }
 
+    /// The reasons of this namespace's events matching a field selector (`None`: all).
+    pub fn event_reasons(&self, selector: Option<&str>) -> String {
+        let mut args = vec!["get", "events", "-o", "jsonpath={.items[*].reason}"];
+        if let Some(selector) = selector {
+            args.extend(["--field-selector", selector]);
+        }
+        self.kubectl_ok(&args)
+    }
+
     /// Every configuration the emulator holds.
     pub fn configurations(&self) -> Vec<Value> {
         self.emulator_get("configurations")

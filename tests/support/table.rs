@@ -84,3 +84,17 @@ pub fn cases() -> Vec<Case> {
         })
         .collect()
 }
+
+/// The request body Pinpoint must hold for the base case "model value, every field set":
+/// exactly the fields the spec implies, and nothing else.
+pub fn model_value_wire_body() -> Value {
+    json!({
+        "Name": "movie-recs",
+        "Description": "Weekly picks",
+        "RecommendationProviderUri": "arn:aws:personalize:us-east-1:123456789012:campaign/movies",
+        "RecommendationProviderRoleArn": "arn:aws:iam::123456789012:role/PinpointPersonalize",
+        "RecommendationProviderIdType": "PINPOINT_ENDPOINT_ID",
+        "RecommendationsDisplayName": "Top movies",
+        "RecommendationsPerMessage": 3,
+    })
+}
