@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use axum::{http::StatusCode, response::Response};
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::Protocol;
+
 /// One injected fault.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -16,10 +18,12 @@ pub struct Fault {
     /// How many calls it applies to; absent: until cleared.
     #[serde(default)]
     pub count: Option<u32>,
-    /// HTTP status of the error to answer with.
+    /// HTTP status of the error to answer with. IAM and Personalize never answer 429: there it
+    /// becomes a 400 throttling error (`Throttling`, `ThrottlingException`).
     #[serde(default)]
     pub status: Option<u16>,
-    /// AWS error type for the `x-amzn-ErrorType` header; derived from the status when absent.
+    /// AWS error type (the `x-amzn-ErrorType` header, IAM's `Code`, Personalize's `__type`);
+    /// derived from the status and the operation's protocol when absent.
     #[serde(default)]
     pub error_type: Option<String>,
     #[serde(default)]
@@ -47,12 +51,25 @@ fn any_operation() -> String {
 }
 
 /// The operations the emulator serves, by the names faults and call counts use.
-pub const OPERATIONS: [&str; 5] = [
+pub const OPERATIONS: [&str; 15] = [
     "CreateRecommenderConfiguration",
     "GetRecommenderConfiguration",
     "GetRecommenderConfigurations",
     "UpdateRecommenderConfiguration",
     "DeleteRecommenderConfiguration",
+    // IAM
+    "CreateRole",
+    "GetRole",
+    "DeleteRole",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "DeleteRolePolicy",
+    "ListRolePolicies",
+    // Personalize
+    "DescribeCampaign",
+    // Lambda
+    "GetFunction",
+    "GetPolicy",
 ];
 
 impl Fault {
@@ -92,29 +109,19 @@ impl Fault {
         Ok(())
     }
 
-    /// The response that replaces the real one, if the fault is more than latency.
-    pub fn response(&self) -> Option<Response> {
+    /// The response that replaces the real one, if the fault is more than latency, in the
+    /// operation's own protocol.
+    pub fn response(&self, protocol: Protocol) -> Option<Response> {
         if self.drop {
             return Some(super::dropped_connection());
         }
         let status = StatusCode::from_u16(self.status?).ok()?;
-        let error_type = self.error_type.clone().unwrap_or_else(|| {
-            match status.as_u16() {
-                400 => "BadRequestException",
-                403 => "ForbiddenException",
-                404 => "NotFoundException",
-                405 => "MethodNotAllowedException",
-                413 => "PayloadTooLargeException",
-                429 => "TooManyRequestsException",
-                _ => "InternalServerErrorException",
-            }
-            .to_owned()
-        });
+        let (status, error_type) = protocol.fault_error(status, self.error_type.as_deref());
         let message = self
             .message
             .clone()
             .unwrap_or_else(|| format!("injected fault: {error_type}"));
-        Some(super::aws_error(status, &error_type, message))
+        Some(protocol.error(status, &error_type, message))
     }
 }
 
@@ -175,9 +182,41 @@ impl Faults {
     }
 }
 
-/// The operation a request to the Pinpoint API is, by method and path.
-pub fn operation_for(method: &axum::http::Method, path: &str) -> Option<&'static str> {
+/// The operation a request is, by method, path, and for `POST /` the X-Amz-Target header or the
+/// form body's Action.
+pub fn operation_for(
+    method: &axum::http::Method,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Option<&'static str> {
     use axum::http::Method;
+    if path == "/" && method == Method::POST {
+        return match super::root_call(headers, body) {
+            super::RootCall::Iam(form) => {
+                let action = form.get("Action")?;
+                crate::iam::ACTIONS.iter().copied().find(|a| *a == action)
+            }
+            super::RootCall::Personalize(target) => {
+                let operation = target.strip_prefix(crate::personalize::TARGET_PREFIX)?;
+                crate::personalize::OPERATIONS
+                    .iter()
+                    .copied()
+                    .find(|o| *o == operation)
+            }
+            super::RootCall::OtherTarget(_) | super::RootCall::Unknown => None,
+        };
+    }
+    if let Some(rest) = path.strip_prefix(crate::lambda::FUNCTIONS) {
+        if method != Method::GET {
+            return None;
+        }
+        return match rest.split('/').collect::<Vec<_>>()[..] {
+            [name] if !name.is_empty() => Some("GetFunction"),
+            [name, "policy"] if !name.is_empty() => Some("GetPolicy"),
+            _ => None,
+        };
+    }
     let rest = path.strip_prefix("/v1/recommenders")?;
     let has_id = rest.len() > 1 && rest.starts_with('/');
     match (method, rest.is_empty(), has_id) {

@@ -1,8 +1,40 @@
 //! An in-memory Amazon Pinpoint that speaks the recommender-configuration API on the real wire
 //! protocol (SigV4-signed restJson1), applies the service's rules with its own code, and injects
 //! faults on request. Tests and the local demo point the operator at it.
+//!
+//! The same listener serves the few IAM, Personalize and Lambda operations the operator uses,
+//! each on its own wire protocol:
+//!
+//! - IAM (query protocol, XML): `POST /` with a form body `Action=CreateRole&...`: CreateRole,
+//!   GetRole, DeleteRole, PutRolePolicy, GetRolePolicy, DeleteRolePolicy, ListRolePolicies.
+//! - Personalize (awsJson1_1): `POST /` with `X-Amz-Target: AmazonPersonalize.DescribeCampaign`.
+//! - Lambda (restJson1): `GET /2015-03-31/functions/{name}` (GetFunction) and
+//!   `GET /2015-03-31/functions/{name}/policy` (GetPolicy).
+//!
+//! Campaigns, functions and roles are seeded with `POST /_emulator/seed` (or `Settings::seed`):
+//!
+//! ```json
+//! {"campaigns": [{"arn": "arn:aws:personalize:us-east-1:123456789012:campaign/movies",
+//!                 "status": "ACTIVE", "solutionVersionArn": "...", "minProvisionedTPS": 1,
+//!                 "failureReason": "..."}],
+//!  "functions": [{"arn": "arn:aws:lambda:us-east-1:123456789012:function:enrich",
+//!                 "policy": {"Version": "2012-10-17", "Statement": []},
+//!                 "runtime": "python3.12", "handler": "...", "role": "arn:aws:iam::..."}],
+//!  "roles": [{"arn": "arn:aws:iam::123456789012:role/PinpointPersonalize",
+//!             "assumeRolePolicyDocument": {}, "description": "...",
+//!             "permissionsBoundary": "arn:aws:iam::aws:policy/...", "maxSessionDuration": 3600,
+//!             "tags": {"k": "v"}, "inlinePolicies": {"name": {}}}]}
+//! ```
+//!
+//! Every key but `arn` is optional; seeding upserts (campaigns and functions by ARN, roles by
+//! name).
 
 mod faults;
+mod iam;
+mod lambda;
+mod personalize;
+mod protocol;
+mod resources;
 pub mod rules;
 pub mod sigv4;
 mod store;
@@ -13,7 +45,7 @@ use axum::{
     Json, Router,
     body::{Body, Bytes},
     extract::{Path, Query, State},
-    http::{HeaderMap, Method, StatusCode, Uri},
+    http::{HeaderMap, Method, StatusCode, Uri, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -21,6 +53,7 @@ use serde_json::json;
 use tokio::{net::TcpListener, sync::Mutex};
 
 pub use faults::Fault;
+use protocol::Protocol;
 use rules::ConfigurationBody;
 pub use store::Stored;
 
@@ -31,6 +64,10 @@ pub struct Settings {
     pub credentials: HashMap<String, String>,
     /// Recommender configurations per account and Region (Pinpoint's quota is 100).
     pub max_configurations: usize,
+    /// The AWS account the callers are in (IAM role ARNs, Lambda function names).
+    pub account_id: String,
+    /// A seed document (the body of `POST /_emulator/seed`), applied at start and on reset.
+    pub seed: Option<serde_json::Value>,
 }
 
 impl Default for Settings {
@@ -38,32 +75,76 @@ impl Default for Settings {
         Self {
             credentials: HashMap::from([("test".to_owned(), "test".to_owned())]),
             max_configurations: 100,
+            account_id: "123456789012".to_owned(),
+            seed: None,
         }
     }
+}
+
+/// Checks a seed document for `account_id`: `Err` names the field at fault.
+pub fn check_seed(seed: &serde_json::Value, account_id: &str) -> Result<(), String> {
+    resources::parse_seed(seed, account_id).map(|_| ())
 }
 
 struct Shared {
     settings: Settings,
     store: Mutex<store::Store>,
     faults: Mutex<faults::Faults>,
+    resources: Mutex<resources::Resources>,
 }
 
 type AppState = Arc<Shared>;
 
+/// The resources `Settings::seed` describes (none without one).
+fn seeded(settings: &Settings) -> Result<resources::Resources, String> {
+    let mut resources = resources::Resources::default();
+    if let Some(seed) = &settings.seed {
+        resources.apply(resources::parse_seed(seed, &settings.account_id)?);
+    }
+    Ok(resources)
+}
+
+fn check_settings(settings: &Settings) -> Result<resources::Resources, String> {
+    if settings.account_id.len() != 12 || !settings.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the account ID {:?} is not 12 digits",
+            settings.account_id
+        ));
+    }
+    seeded(settings).map_err(|e| format!("invalid seed: {e}"))
+}
+
 /// The whole HTTP application.
+///
+/// # Panics
+///
+/// When `settings.account_id` is not 12 digits or `settings.seed` is not a valid seed document
+/// (`spawn` returns an error instead).
 pub fn router(settings: Settings) -> Router {
+    let resources = check_settings(&settings).unwrap_or_else(|e| panic!("{e}"));
     let state = Arc::new(Shared {
         settings,
         store: Mutex::default(),
         faults: Mutex::default(),
+        resources: Mutex::new(resources),
     });
     Router::new()
+        .route("/", post(root))
         .route("/v1/recommenders", post(create).get(list))
         .route(
             "/v1/recommenders/{id}",
             get(get_one).put(update).delete(delete),
         )
+        .route("/2015-03-31/functions/{name}", get(lambda::get_function))
+        .route(
+            "/2015-03-31/functions/{name}/policy",
+            get(lambda::get_policy),
+        )
         .route("/_emulator/configurations", get(admin_configurations))
+        .route("/_emulator/seed", post(admin_seed))
+        .route("/_emulator/iam/roles", get(admin_roles))
+        .route("/_emulator/personalize/campaigns", get(admin_campaigns))
+        .route("/_emulator/lambda/functions", get(admin_functions))
         .route("/_emulator/calls", get(admin_calls))
         .route(
             "/_emulator/faults",
@@ -87,7 +168,34 @@ async fn drop_responses(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let drop = match faults::operation_for(request.method(), request.uri().path()) {
+    // `POST /` is IAM or Personalize by its body or headers: read the body to tell.
+    let (request, operation) = if request.method() == Method::POST && request.uri().path() == "/" {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return aws_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PayloadTooLargeException",
+                    format!("cannot read the request body: {e}"),
+                );
+            }
+        };
+        let operation = faults::operation_for(&parts.method, "/", &parts.headers, &bytes);
+        (
+            axum::extract::Request::from_parts(parts, Body::from(bytes)),
+            operation,
+        )
+    } else {
+        let operation = faults::operation_for(
+            request.method(),
+            request.uri().path(),
+            request.headers(),
+            b"",
+        );
+        (request, operation)
+    };
+    let drop = match operation {
         Some(operation) => state.faults.lock().await.take_drop_response(operation),
         None => false,
     };
@@ -95,8 +203,15 @@ async fn drop_responses(
     if drop { dropped_connection() } else { response }
 }
 
+/// The largest request body `POST /` reads.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// Binds `addr` and serves in the background; returns the bound address (for port 0).
+///
+/// Fails with `InvalidInput` when the settings are invalid (account ID, seed document).
 pub async fn spawn(addr: SocketAddr, settings: Settings) -> std::io::Result<SocketAddr> {
+    check_settings(&settings)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
@@ -151,8 +266,9 @@ async fn no_route(uri: Uri) -> Response {
     )
 }
 
-/// Everything a Pinpoint call goes through before its handler: call counting, faults and
-/// authentication. Returns the caller's Region, or the response to send instead.
+/// Everything a call goes through before its handler: call counting, faults and
+/// authentication, answered in the operation's protocol. Returns the caller's signing scope,
+/// or the response to send instead.
 async fn admit(
     state: &Shared,
     operation: &'static str,
@@ -160,7 +276,8 @@ async fn admit(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<String, Response> {
+) -> Result<sigv4::Scope, Response> {
+    let protocol = Protocol::of(operation);
     let fault = {
         let mut faults = state.faults.lock().await;
         faults.count_call(operation);
@@ -170,16 +287,101 @@ async fn admit(
         if let Some(ms) = fault.latency_ms {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        if let Some(response) = fault.response() {
+        if let Some(response) = fault.response(protocol) {
             return Err(response);
         }
     }
+    authenticate(state, protocol, method, uri, headers, body)
+}
+
+/// Verifies the request's SigV4 signature, scoped to the protocol's service.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response to send, once per call"
+)]
+fn authenticate(
+    state: &Shared,
+    protocol: Protocol,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<sigv4::Scope, Response> {
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    sigv4::verify(method, path_and_query, headers, body, |key| {
-        state.settings.credentials.get(key).cloned()
-    })
-    .map(|scope| scope.region)
-    .map_err(|e| aws_error(StatusCode::FORBIDDEN, e.error_type(), e.message()))
+    sigv4::verify(
+        protocol.signing_name(),
+        method,
+        path_and_query,
+        headers,
+        body,
+        |key| state.settings.credentials.get(key).cloned(),
+    )
+    .map_err(|e| protocol.auth_error(&e))
+}
+
+/// What a `POST /` is.
+enum RootCall<'a> {
+    /// A query-protocol (IAM) call: a form body.
+    Iam(iam::Form),
+    /// An awsJson call to Personalize, by its X-Amz-Target.
+    Personalize(&'a str),
+    /// An awsJson call to another service.
+    OtherTarget(&'a str),
+    Unknown,
+}
+
+fn root_call<'a>(headers: &'a HeaderMap, body: &[u8]) -> RootCall<'a> {
+    if let Some(target) = headers.get("x-amz-target") {
+        let target = target.to_str().unwrap_or_default();
+        return if target.starts_with(personalize::TARGET_PREFIX) {
+            RootCall::Personalize(target)
+        } else {
+            RootCall::OtherTarget(target)
+        };
+    }
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if form {
+        RootCall::Iam(iam::Form::parse(body))
+    } else {
+        RootCall::Unknown
+    }
+}
+
+/// `POST /`: IAM (form body with `Action`) or Personalize (`X-Amz-Target`).
+async fn root(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match root_call(&headers, &body) {
+        RootCall::Iam(_) => iam::call(&state, &method, &uri, &headers, &body).await,
+        RootCall::Personalize(target) => {
+            personalize::call(&state, target, &method, &uri, &headers, &body).await
+        }
+        RootCall::OtherTarget(target) => aws_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            format!(
+                "The emulator serves no X-Amz-Target {target:?}: only {}DescribeCampaign",
+                personalize::TARGET_PREFIX
+            ),
+        ),
+        RootCall::Unknown => aws_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            "POST / must be an IAM query call (Content-Type: application/x-www-form-urlencoded, \
+             body Action=...&Version=2010-05-08) or an Amazon Personalize call (X-Amz-Target: \
+             AmazonPersonalize.OPERATION)",
+        ),
+    }
 }
 
 /// The request body as a configuration that passes the service's rules, or the message of the
@@ -203,7 +405,9 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, Response> {
     const OP: &str = "CreateRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, &body).await?;
+    let region = admit(&state, OP, &method, &uri, &headers, &body)
+        .await?
+        .region;
     let configuration = validated(&body, &region).map_err(bad_request)?;
     let mut store = state.store.lock().await;
     if store.count(&region) >= state.settings.max_configurations {
@@ -224,7 +428,9 @@ async fn get_one(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     const OP: &str = "GetRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    let region = admit(&state, OP, &method, &uri, &headers, b"")
+        .await?
+        .region;
     Ok(match state.store.lock().await.get(&region, &id) {
         Some(stored) => Json(stored.response()).into_response(),
         None => not_found(&id),
@@ -246,7 +452,9 @@ async fn list(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     const OP: &str = "GetRecommenderConfigurations";
-    let region = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    let region = admit(&state, OP, &method, &uri, &headers, b"")
+        .await?
+        .region;
     let page_size = match query.page_size.as_deref().map(str::parse::<usize>) {
         None => 20,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
@@ -283,7 +491,9 @@ async fn update(
     body: Bytes,
 ) -> Result<Response, Response> {
     const OP: &str = "UpdateRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, &body).await?;
+    let region = admit(&state, OP, &method, &uri, &headers, &body)
+        .await?
+        .region;
     let configuration = validated(&body, &region).map_err(bad_request)?;
     Ok(
         match state
@@ -306,7 +516,9 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     const OP: &str = "DeleteRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    let region = admit(&state, OP, &method, &uri, &headers, b"")
+        .await?
+        .region;
     Ok(match state.store.lock().await.remove(&region, &id) {
         Some(stored) => Json(stored.response()).into_response(),
         None => not_found(&id),
@@ -345,7 +557,40 @@ async fn admin_clear_faults(State(state): State<AppState>) -> Response {
 async fn admin_reset(State(state): State<AppState>) -> Response {
     *state.store.lock().await = store::Store::default();
     *state.faults.lock().await = faults::Faults::default();
+    // The seed was checked at start: it applies again.
+    match seeded(&state.settings) {
+        Ok(resources) => *state.resources.lock().await = resources,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_seed(State(state): State<AppState>, body: Bytes) -> Response {
+    let seed = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(seed) => seed,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad seed: not JSON: {e}")).into_response();
+        }
+    };
+    match resources::parse_seed(&seed, &state.settings.account_id) {
+        Ok(seed) => {
+            state.resources.lock().await.apply(seed);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("bad seed: {e}")).into_response(),
+    }
+}
+
+async fn admin_roles(State(state): State<AppState>) -> Response {
+    Json(state.resources.lock().await.roles()).into_response()
+}
+
+async fn admin_campaigns(State(state): State<AppState>) -> Response {
+    Json(state.resources.lock().await.campaigns()).into_response()
+}
+
+async fn admin_functions(State(state): State<AppState>) -> Response {
+    Json(state.resources.lock().await.functions()).into_response()
 }
 
 /// A response whose body breaks off: the client sees the connection drop mid-response.

@@ -21,6 +21,11 @@ pub enum AuthError {
     UnknownKey,
     BadSignature,
     Expired,
+    /// The credential scope names another service than the one the request is for.
+    WrongService {
+        expected: String,
+        found: String,
+    },
 }
 
 impl AuthError {
@@ -31,6 +36,19 @@ impl AuthError {
             AuthError::UnknownKey => "UnrecognizedClientException",
             AuthError::BadSignature => "InvalidSignatureException",
             AuthError::Expired => "InvalidSignatureException",
+            AuthError::WrongService { .. } => "InvalidSignatureException",
+        }
+    }
+
+    /// The error code the query protocol (IAM) uses.
+    pub fn query_code(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "MissingAuthenticationToken",
+            AuthError::Malformed(_) => "IncompleteSignature",
+            AuthError::UnknownKey => "InvalidClientTokenId",
+            AuthError::BadSignature | AuthError::Expired | AuthError::WrongService { .. } => {
+                "SignatureDoesNotMatch"
+            }
         }
     }
 
@@ -41,6 +59,7 @@ impl AuthError {
             AuthError::UnknownKey => "The security token included in the request is invalid.".into(),
             AuthError::BadSignature => "The request signature we calculated does not match the signature you provided.".into(),
             AuthError::Expired => "Signature expired: the request time is more than 15 minutes from the server's time.".into(),
+            AuthError::WrongService { expected, found } => format!("Credential should be scoped to correct service: '{expected}', not '{found}'."),
         }
     }
 }
@@ -50,6 +69,7 @@ impl AuthError {
 pub struct Scope {
     pub access_key_id: String,
     pub region: String,
+    pub service: String,
 }
 
 struct Authorization<'a> {
@@ -101,8 +121,10 @@ fn parse_amz_date(value: &str) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
-/// Verifies the request's signature with `secret_for(access_key_id)`.
+/// Verifies the request's signature with `secret_for(access_key_id)`; the credential scope must
+/// name `service` (the signing name: `mobiletargeting`, `iam`, `personalize`, `lambda`).
 pub fn verify(
+    service: &str,
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -111,11 +133,11 @@ pub fn verify(
 ) -> Result<Scope, AuthError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let auth = parse_authorization(header("authorization").ok_or(AuthError::Missing)?)?;
-    if auth.service != SIGNING_NAME {
-        return Err(AuthError::Malformed(format!(
-            "the credential scope names service {:?}, not {SIGNING_NAME}",
-            auth.service
-        )));
+    if auth.service != service {
+        return Err(AuthError::WrongService {
+            expected: service.to_owned(),
+            found: auth.service.to_owned(),
+        });
     }
     let amz_date =
         header("x-amz-date").ok_or_else(|| AuthError::Malformed("no X-Amz-Date header".into()))?;
@@ -153,7 +175,7 @@ pub fn verify(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(auth.region)
-        .name(SIGNING_NAME)
+        .name(service)
         .time(time)
         .settings(settings)
         .build()
@@ -173,5 +195,6 @@ pub fn verify(
     Ok(Scope {
         access_key_id: auth.access_key_id.to_owned(),
         region: auth.region.to_owned(),
+        service: auth.service.to_owned(),
     })
 }

@@ -1,0 +1,681 @@
+//! The IAM role operations on the query protocol (form-encoded `Action=...` in, XML out), with
+//! IAM's own rules on names, paths, policy documents, boundaries and tags.
+
+use std::sync::LazyLock;
+
+use axum::{
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::Response,
+};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use regex::Regex;
+use serde_json::Value;
+
+use crate::{
+    Shared,
+    protocol::{Protocol, iam_ok, xml_escape},
+    resources::{Document, Resources, Role},
+};
+
+/// The IAM actions the emulator serves.
+pub const ACTIONS: [&str; 7] = [
+    "CreateRole",
+    "GetRole",
+    "DeleteRole",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "DeleteRolePolicy",
+    "ListRolePolicies",
+];
+
+/// An IAM error: status, code and message.
+#[derive(Debug)]
+pub struct IamError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl IamError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ValidationError", message)
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidInput", message)
+    }
+
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", message)
+    }
+
+    pub fn limit(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "LimitExceeded", message)
+    }
+
+    fn no_such_entity(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NoSuchEntity", message)
+    }
+
+    fn response(&self) -> Response {
+        Protocol::Iam.error(self.status, self.code, self.message.clone())
+    }
+}
+
+fn re(p: &str) -> Regex {
+    Regex::new(p).expect("static pattern")
+}
+
+// `\w` in IAM's patterns is ASCII: letters, digits and underscore.
+const NAME_CHARS: &str = r"[A-Za-z0-9_+=,.@-]";
+static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| re(&format!("^{NAME_CHARS}+$")));
+static PATH: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:/|/[\x21-\x7E]+/)$"));
+static BOUNDARY: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"^arn:aws:iam::(?:aws|\d{{12}}):policy/(?:[\x21-\x7E]*/)?{NAME_CHARS}{{1,128}}$"
+    ))
+});
+static TAG_CHARS: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"));
+static DESCRIPTION: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^[\x09\x0A\x0D\x20-\x7E\x{A1}-\x{FF}]*$"));
+/// A role ARN: account, path, name.
+pub static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"^arn:aws:iam::(\d{{12}}):role(/|/[\x21-\x7E]+/)({NAME_CHARS}{{1,64}})$"
+    ))
+});
+
+fn pattern_error(value: &str, field: &str, pattern: &str) -> IamError {
+    IamError::validation(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: {pattern}"
+    ))
+}
+
+fn length_error(value: &str, field: &str, min: usize, max: usize) -> IamError {
+    let constraint = if value.chars().count() < min {
+        format!("greater than or equal to {min}")
+    } else {
+        format!("less than or equal to {max}")
+    };
+    IamError::validation(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
+         Member must have length {constraint}"
+    ))
+}
+
+fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<(), IamError> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        Err(length_error(value, field, min, max))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn check_role_name(name: &str) -> Result<(), IamError> {
+    check_length(name, "roleName", 1, 64)?;
+    if !ROLE_NAME.is_match(name) {
+        return Err(pattern_error(name, "roleName", r"[\w+=,.@-]+"));
+    }
+    Ok(())
+}
+
+pub fn check_policy_name(name: &str) -> Result<(), IamError> {
+    check_length(name, "policyName", 1, 128)?;
+    if !ROLE_NAME.is_match(name) {
+        return Err(pattern_error(name, "policyName", r"[\w+=,.@-]+"));
+    }
+    Ok(())
+}
+
+pub fn check_path(path: &str) -> Result<(), IamError> {
+    check_length(path, "path", 1, 512)?;
+    if !PATH.is_match(path) {
+        return Err(pattern_error(
+            path,
+            "path",
+            r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_description(description: &str) -> Result<(), IamError> {
+    check_length(description, "description", 0, 1000)?;
+    if !DESCRIPTION.is_match(description) {
+        return Err(pattern_error(
+            description,
+            "description",
+            r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_boundary(arn: &str) -> Result<(), IamError> {
+    check_length(arn, "permissionsBoundary", 20, 2048)?;
+    if !BOUNDARY.is_match(arn) {
+        return Err(IamError::invalid_input(format!(
+            "ARN {arn} is not valid: a permissions boundary must be a managed policy ARN \
+             (arn:aws:iam::aws:policy/... or arn:aws:iam::ACCOUNT:policy/...)."
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_max_session_duration(seconds: i64) -> Result<(), IamError> {
+    if !(3600..=43200).contains(&seconds) {
+        return Err(IamError::validation(format!(
+            "1 validation error detected: Value '{seconds}' at 'maxSessionDuration' failed to \
+             satisfy constraint: Member must have value between 3600 and 43200"
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_tags(tags: &[(String, String)]) -> Result<(), IamError> {
+    if tags.len() > 50 {
+        return Err(IamError::limit(format!(
+            "The number of tags ({}) exceeds the limit of 50 tags per role.",
+            tags.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, (key, value)) in tags.iter().enumerate() {
+        let n = i + 1;
+        check_length(key, &format!("tags.{n}.member.key"), 1, 128)?;
+        check_length(value, &format!("tags.{n}.member.value"), 0, 256)?;
+        for (text, field) in [(key, "key"), (value, "value")] {
+            if !TAG_CHARS.is_match(text) {
+                return Err(pattern_error(
+                    text,
+                    &format!("tags.{n}.member.{field}"),
+                    r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
+                ));
+            }
+        }
+        if key.to_lowercase().starts_with("aws:") {
+            return Err(IamError::invalid_input(format!(
+                "User-defined tag keys can't start with 'aws:' ({key})."
+            )));
+        }
+        if !seen.insert(key.to_lowercase()) {
+            return Err(IamError::invalid_input(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Which kind of policy a document is: a role's trust policy names principals, a permissions
+/// policy names resources instead.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Trust,
+    Permissions,
+}
+
+/// Parses and checks a policy document the way IAM does (MalformedPolicyDocument otherwise).
+pub fn check_policy_document(text: &str, kind: PolicyKind) -> Result<Value, IamError> {
+    let field = match kind {
+        PolicyKind::Trust => "assumeRolePolicyDocument",
+        PolicyKind::Permissions => "policyDocument",
+    };
+    check_length(text, field, 1, 131_072)?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| IamError::malformed(format!("This policy contains invalid Json: {e}")))?;
+    let Some(object) = value.as_object() else {
+        return Err(IamError::malformed(
+            "This policy contains invalid Json: the document must be a JSON object",
+        ));
+    };
+    match object.get("Version") {
+        None => return Err(IamError::malformed("Missing required field Version")),
+        Some(Value::String(v)) if v == "2012-10-17" || v == "2008-10-17" => {}
+        Some(_) => {
+            return Err(IamError::malformed(
+                "The policy failed legacy parsing: Version must be 2012-10-17 or 2008-10-17",
+            ));
+        }
+    }
+    let statements: Vec<&Value> = match object.get("Statement") {
+        None => return Err(IamError::malformed("Missing required field Statement")),
+        Some(Value::Array(list)) if !list.is_empty() => list.iter().collect(),
+        Some(statement @ Value::Object(_)) => vec![statement],
+        Some(_) => {
+            return Err(IamError::malformed(
+                "Statement must be an object or a non-empty list of objects",
+            ));
+        }
+    };
+    for statement in statements {
+        let Some(statement) = statement.as_object() else {
+            return Err(IamError::malformed("Each Statement must be a JSON object"));
+        };
+        match statement.get("Effect").and_then(Value::as_str) {
+            Some("Allow" | "Deny") => {}
+            Some(other) => return Err(IamError::malformed(format!("Invalid effect: {other}"))),
+            None => return Err(IamError::malformed("Missing required field Effect")),
+        }
+        if !statement.contains_key("Action") && !statement.contains_key("NotAction") {
+            return Err(IamError::malformed(
+                "Policy statement must contain actions.",
+            ));
+        }
+        let has_principal =
+            statement.contains_key("Principal") || statement.contains_key("NotPrincipal");
+        match kind {
+            PolicyKind::Trust if !has_principal => {
+                return Err(IamError::malformed("Missing required field Principal"));
+            }
+            PolicyKind::Permissions if has_principal => {
+                return Err(IamError::malformed(
+                    "Policy document should not specify a principal.",
+                ));
+            }
+            PolicyKind::Permissions
+                if !statement.contains_key("Resource")
+                    && !statement.contains_key("NotResource") =>
+            {
+                return Err(IamError::malformed(
+                    "Policy statement must contain resources.",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(value)
+}
+
+/// Characters counted against IAM's policy size quotas: everything but whitespace.
+fn policy_size(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// IAM's quota on a role's trust policy.
+pub fn check_trust_size(text: &str) -> Result<(), IamError> {
+    if policy_size(text) > 2048 {
+        return Err(IamError::limit(
+            "Cannot exceed quota for ACLSizePerRole: 2048",
+        ));
+    }
+    Ok(())
+}
+
+/// IAM's quota on the inline policies of one role, together.
+pub fn check_inline_size<'a>(
+    role: &str,
+    documents: impl Iterator<Item = &'a str>,
+) -> Result<(), IamError> {
+    if documents.map(policy_size).sum::<usize>() > 10_240 {
+        return Err(IamError::limit(format!(
+            "Maximum policy size of 10240 bytes exceeded for role {role}"
+        )));
+    }
+    Ok(())
+}
+
+/// The form parameters of a query-protocol request.
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Self {
+        Self(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn required(&self, name: &str, field: &str) -> Result<&str, IamError> {
+        self.get(name).ok_or_else(|| {
+            IamError::validation(format!(
+                "1 validation error detected: Value null at '{field}' failed to satisfy \
+                 constraint: Member must not be null"
+            ))
+        })
+    }
+
+    /// `Prefix.member.N.Key` / `Prefix.member.N.Value` pairs, by N.
+    fn tags(&self) -> Result<Vec<(String, String)>, IamError> {
+        let mut by_index =
+            std::collections::BTreeMap::<u32, (Option<String>, Option<String>)>::new();
+        for (k, v) in &self.0 {
+            let Some(rest) = k.strip_prefix("Tags.member.") else {
+                continue;
+            };
+            let Some((n, field)) = rest.split_once('.') else {
+                continue;
+            };
+            let n: u32 = n
+                .parse()
+                .map_err(|_| IamError::validation(format!("Malformed tag parameter {k}")))?;
+            let entry = by_index.entry(n).or_default();
+            match field {
+                "Key" => entry.0 = Some(v.clone()),
+                "Value" => entry.1 = Some(v.clone()),
+                _ => return Err(IamError::validation(format!("Unknown tag parameter {k}"))),
+            }
+        }
+        by_index
+            .into_iter()
+            .map(|(n, (key, value))| match (key, value) {
+                (Some(key), Some(value)) => Ok((key, value)),
+                (None, _) => Err(IamError::validation(format!(
+                    "1 validation error detected: Value null at 'tags.{n}.member.key' failed to \
+                     satisfy constraint: Member must not be null"
+                ))),
+                (_, None) => Err(IamError::validation(format!(
+                    "1 validation error detected: Value null at 'tags.{n}.member.value' failed to \
+                     satisfy constraint: Member must not be null"
+                ))),
+            })
+            .collect()
+    }
+}
+
+/// RFC 3986 unreserved characters stay; everything else is percent-encoded, as IAM returns
+/// policy documents.
+const DOCUMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn url_encoded(text: &str) -> String {
+    utf8_percent_encode(text, DOCUMENT).to_string()
+}
+
+fn element(name: &str, value: &str) -> String {
+    format!("<{name}>{}</{name}>", xml_escape(value))
+}
+
+fn role_xml(role: &Role, last_used: bool) -> String {
+    let mut xml = String::from("    <Role>\n");
+    let mut add = |line: String| {
+        xml.push_str("      ");
+        xml.push_str(&line);
+        xml.push('\n');
+    };
+    add(element("Path", &role.path));
+    add(element("RoleName", &role.name));
+    add(element("RoleId", &role.id));
+    add(element("Arn", &role.arn));
+    add(element("CreateDate", &role.create_date()));
+    add(element(
+        "AssumeRolePolicyDocument",
+        &url_encoded(&role.trust.text),
+    ));
+    if let Some(description) = &role.description {
+        add(element("Description", description));
+    }
+    add(element(
+        "MaxSessionDuration",
+        &role.max_session_duration.to_string(),
+    ));
+    if let Some(boundary) = &role.boundary {
+        add(format!(
+            "<PermissionsBoundary>{}{}</PermissionsBoundary>",
+            element("PermissionsBoundaryType", "Policy"),
+            element("PermissionsBoundaryArn", boundary)
+        ));
+    }
+    if !role.tags.is_empty() {
+        let members: String = role
+            .tags
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<member>{}{}</member>",
+                    element("Key", k),
+                    element("Value", v)
+                )
+            })
+            .collect();
+        add(format!("<Tags>{members}</Tags>"));
+    }
+    if last_used {
+        add("<RoleLastUsed/>".to_owned());
+    }
+    xml.push_str("    </Role>\n");
+    xml
+}
+
+fn role_not_found(name: &str) -> IamError {
+    IamError::no_such_entity(format!("The role with name {name} cannot be found."))
+}
+
+/// Serves one IAM query call: `POST /` with a form body.
+pub async fn call(
+    state: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let form = Form::parse(body);
+    let action = form.get("Action").unwrap_or_default();
+    let Some(operation) = ACTIONS.iter().copied().find(|a| *a == action) else {
+        if let Err(refused) = crate::authenticate(state, Protocol::Iam, method, uri, headers, body)
+        {
+            return refused;
+        }
+        let version = form.get("Version").unwrap_or("2010-05-08");
+        return Protocol::Iam.error(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            format!("Could not find operation {action} for version {version}"),
+        );
+    };
+    if let Err(refused) = crate::admit(state, operation, method, uri, headers, body).await {
+        return refused;
+    }
+    let account = &state.settings.account_id;
+    let mut resources = state.resources.lock().await;
+    let result = match operation {
+        "CreateRole" => create_role(&mut resources, &form, account),
+        "GetRole" => get_role(&resources, &form),
+        "DeleteRole" => delete_role(&mut resources, &form),
+        "PutRolePolicy" => put_role_policy(&mut resources, &form),
+        "GetRolePolicy" => get_role_policy(&resources, &form),
+        "DeleteRolePolicy" => delete_role_policy(&mut resources, &form),
+        "ListRolePolicies" => list_role_policies(&resources, &form),
+        _ => unreachable!("every action in ACTIONS is served"),
+    };
+    match result {
+        Ok(result) => iam_ok(operation, result),
+        Err(e) => e.response(),
+    }
+}
+
+type Outcome = Result<Option<String>, IamError>;
+
+fn create_role(resources: &mut Resources, form: &Form, account: &str) -> Outcome {
+    let name = form.required("RoleName", "roleName")?;
+    check_role_name(name)?;
+    let path = form.get("Path").unwrap_or("/");
+    check_path(path)?;
+    let trust_text = form.required("AssumeRolePolicyDocument", "assumeRolePolicyDocument")?;
+    let trust = check_policy_document(trust_text, PolicyKind::Trust)?;
+    check_trust_size(trust_text)?;
+    let description = form.get("Description");
+    if let Some(d) = description {
+        check_description(d)?;
+    }
+    let max_session_duration = match form.get("MaxSessionDuration") {
+        None => 3600,
+        Some(text) => {
+            let seconds = text.parse::<i64>().map_err(|_| {
+                IamError::validation(format!("MaxSessionDuration {text:?} is not a number"))
+            })?;
+            check_max_session_duration(seconds)?;
+            seconds
+        }
+    };
+    let boundary = form.get("PermissionsBoundary");
+    if let Some(b) = boundary {
+        check_boundary(b)?;
+    }
+    let tags = form.tags()?;
+    check_tags(&tags)?;
+    if resources.role(name).is_some() {
+        return Err(IamError::new(
+            StatusCode::CONFLICT,
+            "EntityAlreadyExists",
+            format!("Role with name {name} already exists."),
+        ));
+    }
+    let role = Role::new(
+        account,
+        name,
+        path,
+        Document {
+            text: trust_text.to_owned(),
+            value: trust,
+        },
+        description.map(str::to_owned),
+        max_session_duration,
+        boundary.map(str::to_owned),
+        tags,
+    );
+    let xml = role_xml(&role, false);
+    resources.put_role(role);
+    Ok(Some(xml))
+}
+
+fn get_role(resources: &Resources, form: &Form) -> Outcome {
+    let name = form.required("RoleName", "roleName")?;
+    check_role_name(name)?;
+    let role = resources.role(name).ok_or_else(|| role_not_found(name))?;
+    Ok(Some(role_xml(role, true)))
+}
+
+fn delete_role(resources: &mut Resources, form: &Form) -> Outcome {
+    let name = form.required("RoleName", "roleName")?;
+    check_role_name(name)?;
+    let role = resources.role(name).ok_or_else(|| role_not_found(name))?;
+    if !role.inline.is_empty() {
+        return Err(IamError::new(
+            StatusCode::CONFLICT,
+            "DeleteConflict",
+            "Cannot delete entity, must delete policies first.",
+        ));
+    }
+    resources.remove_role(name);
+    Ok(None)
+}
+
+fn put_role_policy(resources: &mut Resources, form: &Form) -> Outcome {
+    let name = form.required("RoleName", "roleName")?;
+    check_role_name(name)?;
+    let policy_name = form.required("PolicyName", "policyName")?;
+    check_policy_name(policy_name)?;
+    let text = form.required("PolicyDocument", "policyDocument")?;
+    let value = check_policy_document(text, PolicyKind::Permissions)?;
+    let role = resources
+        .role_mut(name)
+        .ok_or_else(|| role_not_found(name))?;
+    check_inline_size(
+        &role.name,
+        role.inline
+            .iter()
+            .filter(|(n, _)| n.as_str() != policy_name)
+            .map(|(_, d)| d.text.as_str())
+            .chain([text]),
+    )?;
+    role.inline.insert(
+        policy_name.to_owned(),
+        Document {
+            text: text.to_owned(),
+            value,
+        },
+    );
+    Ok(None)
+}
+
+fn get_role_policy(resources: &Resources, form: &Form) -> Outcome {
+    let name = form.required("RoleName", "roleName")?;
+    check_role_name(name)?;
+    let policy_name = form.required("PolicyName", "policyName")?;
+    check_policy_name(policy_name)?;
+    let role = resources.role(name).ok_or_else(|| role_not_found(name))?;
+    let document = role.inline.get(policy_name).ok_or_else(|| {
+        IamError::no_such_entity(format!(
+            "The role policy with name {policy_name} cannot be found."
+        ))
+    })?;
+    Ok(Some(format!(
+        "    {}\n    {}\n    {}\n",
+        element("RoleName", &role.name),
+        element("PolicyName", policy_name),
+        element("PolicyDocument", &url_encoded(&document.text)),
+    )))
+}
+
+fn delete_role_policy(resources: &mut Resources, form: &Form) -> Outcome {
+    let name = form.required("RoleName", "roleName")?;
+    check_role_name(name)?;
+    let policy_name = form.required("PolicyName", "policyName")?;
+    check_policy_name(policy_name)?;
+    let role = resources
+        .role_mut(name)
+        .ok_or_else(|| role_not_found(name))?;
+    role.inline.remove(policy_name).ok_or_else(|| {
+        IamError::no_such_entity(format!(
+            "The role policy with name {policy_name} cannot be found."
+        ))
+    })?;
+    Ok(None)
+}
+
+fn list_role_policies(resources: &Resources, form: &Form) -> Outcome {
+    let name = form.required("RoleName", "roleName")?;
+    check_role_name(name)?;
+    let max_items = match form.get("MaxItems") {
+        None => 100,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(IamError::validation(format!(
+                    "1 validation error detected: Value '{text}' at 'maxItems' failed to \
+                     satisfy constraint: Member must have value between 1 and 1000"
+                )));
+            }
+        },
+    };
+    let start = match form.get("Marker") {
+        None => 0,
+        Some(marker) => marker
+            .parse::<usize>()
+            .map_err(|_| IamError::validation(format!("Invalid Marker {marker:?}")))?,
+    };
+    let role = resources.role(name).ok_or_else(|| role_not_found(name))?;
+    let names: Vec<&String> = role.inline.keys().collect();
+    let page = names.iter().skip(start).take(max_items);
+    let members: String = page
+        .map(|n| format!("      {}\n", element("member", n)))
+        .collect();
+    let next = start.saturating_add(max_items);
+    let truncated = next < names.len();
+    let mut xml = format!(
+        "    <PolicyNames>\n{members}    </PolicyNames>\n    {}\n",
+        element("IsTruncated", if truncated { "true" } else { "false" })
+    );
+    if truncated {
+        xml.push_str(&format!("    {}\n", element("Marker", &next.to_string())));
+    }
+    Ok(Some(xml))
+}

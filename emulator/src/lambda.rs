@@ -1,0 +1,137 @@
+//! AWS Lambda's GetFunction and GetPolicy on restJson1.
+
+use std::sync::LazyLock;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+};
+use regex::Regex;
+use serde_json::json;
+
+use crate::{AppState, protocol::Protocol, resources::Function, sigv4::Scope};
+
+/// The path prefix of the functions API.
+pub const FUNCTIONS: &str = "/2015-03-31/functions/";
+
+/// A FunctionName as Lambda takes it: a name, a partial ARN (`ACCOUNT:function:NAME`) or a full
+/// ARN, each optionally with a `:QUALIFIER`.
+static FUNCTION_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):)?(?:(\d{12}):)?(?:function:)?([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$",
+    )
+    .expect("static pattern")
+});
+
+#[derive(serde::Deserialize)]
+pub struct QualifierQuery {
+    #[serde(rename = "Qualifier")]
+    qualifier: Option<String>,
+}
+
+/// The function `name` refers to for a caller in `scope`, or the error to answer with.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response to send, once per call"
+)]
+fn resolve<'a>(
+    functions: &'a crate::resources::Resources,
+    name: &str,
+    qualifier: Option<&str>,
+    scope: &Scope,
+    account: &str,
+) -> Result<&'a Function, Response> {
+    let captures = FUNCTION_NAME
+        .captures(name)
+        .filter(|_| name.len() <= 170)
+        .ok_or_else(|| {
+            Protocol::Lambda.error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value '{name}' at 'functionName' failed to \
+                     satisfy constraint: Member must satisfy regular expression pattern: \
+                     (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+                ),
+            )
+        })?;
+    let partition = captures.get(1).map_or("aws", |m| m.as_str());
+    let region = captures
+        .get(2)
+        .map_or(scope.region.as_str(), |m| m.as_str());
+    let owner = captures.get(3).map_or(account, |m| m.as_str());
+    let function = &captures[4];
+    let qualifier = captures.get(5).map(|m| m.as_str()).or(qualifier);
+    let arn = format!("arn:{partition}:lambda:{region}:{owner}:function:{function}");
+    let not_found = |arn: &str| {
+        Protocol::Lambda.error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {arn}"),
+        )
+    };
+    // A function lives in one Region: a client signed for another Region does not see it.
+    let found = functions
+        .function(&arn)
+        .filter(|f| f.region == scope.region)
+        .ok_or_else(|| not_found(&arn))?;
+    match qualifier {
+        None | Some("$LATEST") => Ok(found),
+        Some(q) => Err(not_found(&format!("{arn}:{q}"))),
+    }
+}
+
+/// `GET /2015-03-31/functions/{FunctionName}`.
+pub async fn get_function(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<QualifierQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let scope = crate::admit(&state, "GetFunction", &method, &uri, &headers, b"").await?;
+    let resources = state.resources.lock().await;
+    let function = resolve(
+        &resources,
+        &name,
+        query.qualifier.as_deref(),
+        &scope,
+        &state.settings.account_id,
+    )?;
+    Ok(Json(function.get_function()).into_response())
+}
+
+/// `GET /2015-03-31/functions/{FunctionName}/policy`.
+pub async fn get_policy(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<QualifierQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let scope = crate::admit(&state, "GetPolicy", &method, &uri, &headers, b"").await?;
+    let resources = state.resources.lock().await;
+    let function = resolve(
+        &resources,
+        &name,
+        query.qualifier.as_deref(),
+        &scope,
+        &state.settings.account_id,
+    )?;
+    match &function.policy {
+        Some(policy) => Ok(Json(json!({
+            "Policy": policy,
+            "RevisionId": function.revision_id,
+        }))
+        .into_response()),
+        None => Err(Protocol::Lambda.error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "The resource you requested does not exist.",
+        )),
+    }
+}
