@@ -499,7 +499,7 @@ impl Bench {
         let mut args = vec![
             "run".to_owned(),
             namespace_arg.clone(),
-            format!("--pinpoint-endpoint-url={emulator_url}"),
+            format!("--aws-endpoint-url={emulator_url}"),
             "--metrics-addr=127.0.0.1:0".into(),
             "--probe-addr=127.0.0.1:0".into(),
             format!("--resync={}s", self.resync.as_secs()),
@@ -728,6 +728,8 @@ impl Bench {
                 "--listen".into(),
                 "127.0.0.1:0".into(),
                 format!("--max-configurations={}", n + 100),
+                "--seed".into(),
+                format!("{}/examples/aws-account.json", env!("CARGO_MANIFEST_DIR")),
             ],
             &[],
             self.plane.dir.join(format!("{label}-emulator.log")),

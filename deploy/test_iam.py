@@ -34,3 +34,45 @@ def test_trust_policies_name_the_chart_service_account_and_pod_identity():
     pod_identity = load("pod-identity-trust-policy.json")["Statement"][0]
     assert pod_identity["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert set(pod_identity["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+
+
+def actions_of(name):
+    return sorted(
+        a
+        for s in load(name)["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
+
+
+def test_prepublish_checks_only_read():
+    assert actions_of("prepublish-checks-policy.json") == sorted(
+        ["personalize:DescribeCampaign", "lambda:GetFunction", "lambda:GetPolicy", "iam:GetRole"]
+    )
+
+
+def test_role_creation_writes_only_roles_tagged_as_the_operators():
+    statements = load("role-creation-policy.json")["Statement"]
+    assert actions_of("role-creation-policy.json") == sorted(
+        [
+            "iam:GetRole",
+            "personalize:DescribeCampaign",
+            "iam:CreateRole",
+            "iam:TagRole",
+            "iam:PutRolePolicy",
+            "iam:ListRolePolicies",
+            "iam:DeleteRolePolicy",
+            "iam:DeleteRole",
+        ]
+    )
+    for s in statements:
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        writes = [a for a in actions if a not in ("iam:GetRole", "personalize:DescribeCampaign")]
+        if writes:
+            (condition,) = s["Condition"].values()
+            assert list(condition.values()) == ["recommender-operator"], s["Sid"]
+            assert list(condition)[0].endswith("Tag/app.kubernetes.io/managed-by"), s["Sid"]
+
+
+def test_the_role_tag_the_policy_relies_on_is_the_one_the_operator_sets():
+    source = (IAM.parent.parent / "src" / "role.rs").read_text()
+    assert '"app.kubernetes.io/managed-by".to_owned(),\n                        "recommender-operator".to_owned(),' in source

@@ -119,11 +119,13 @@ up() {
   "$kubectl" wait --for=condition=Established crd/recommendermodels.pinpoint.recommenders.dev --timeout=60s >/dev/null
 
   say "starting the Pinpoint emulator and the operator"
-  start emulator "$target/debug/pinpoint-emulator" --listen "127.0.0.1:$EMULATOR_PORT"
+  # The emulated account holds the campaign, role and Lambda function the examples name.
+  start emulator "$target/debug/pinpoint-emulator" --listen "127.0.0.1:$EMULATOR_PORT" \
+    --seed examples/aws-account.json
   wait_for "the emulator" 30 grep -q "listening on" "$DEMO_DIR/emulator.log"
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
     start operator "$target/debug/recommender-operator" run \
-    --pinpoint-endpoint-url "http://127.0.0.1:$EMULATOR_PORT" \
+    --aws-endpoint-url "http://127.0.0.1:$EMULATOR_PORT" \
     --metrics-addr 127.0.0.1:18080 --probe-addr 127.0.0.1:18081
   wait_for "the operator" 60 grep -q "controller started" "$DEMO_DIR/operator.log"
 

@@ -206,6 +206,10 @@ pub struct RecommenderModelStatus {
     /// The IAM role in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+    /// The IAM role the operator created for this model (`spec.role.create`): deleted with the
+    /// model under deletionPolicy Delete, or when the model stops using it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_role_arn: Option<String>,
     /// When Pinpoint created the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_date: Option<String>,

@@ -3,8 +3,9 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 use clap::{Parser, Subcommand};
 use kube::CustomResourceExt;
 use recommender_operator::{
+    account::{AccountServices, AccountSettings, SdkAccount},
     api::RecommenderModel,
-    files, http, leader,
+    aws, files, http, leader,
     pinpoint::{Metered, RateLimited, SdkPinpoint},
     reconciler::{self, Context, Settings},
     telemetry::{self, LogFormat, Metrics},
@@ -35,9 +36,24 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Pinpoint endpoint to use instead of AWS's (an emulator, or a successor service).
+    /// One endpoint for every AWS service the operator calls (Pinpoint, IAM, Personalize,
+    /// Lambda) instead of AWS's: an emulator.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    aws_endpoint_url: Option<String>,
+    /// Pinpoint endpoint to use instead of AWS's (an emulator, or a successor service); wins
+    /// over --aws-endpoint-url.
     #[arg(long, env = "AWS_ENDPOINT_URL_PINPOINT")]
     pinpoint_endpoint_url: Option<String>,
+    /// Check the campaign, the Lambda function and the role before publishing (false: for
+    /// accounts where the operator may not read Personalize, Lambda or IAM).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    prepublish_checks: bool,
+    /// IAM path of the roles the operator creates (spec.role.create), such as /pinpoint/.
+    #[arg(long, default_value = "/", value_parser = role_path)]
+    role_path: String,
+    /// Managed policy ARN set as the permissions boundary of the roles the operator creates.
+    #[arg(long)]
+    role_permissions_boundary: Option<String>,
     /// Watch only this namespace (default: all).
     #[arg(long, env = "WATCH_NAMESPACE")]
     namespace: Option<String>,
@@ -118,15 +134,23 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
+    let aws_config = aws::load_config().await;
+    let pinpoint_url = args.pinpoint_endpoint_url.or(args.aws_endpoint_url.clone());
     let pinpoint = RateLimited::new(
         Metered::new(
-            SdkPinpoint::from_env(args.pinpoint_endpoint_url)
-                .await
-                .count_attempts(metrics.clone()),
+            SdkPinpoint::new(aws_config.clone(), pinpoint_url).count_attempts(metrics.clone()),
             metrics.clone(),
         ),
         args.pinpoint_rate,
         args.pinpoint_burst,
+    );
+    let account = AccountServices::new(
+        Box::new(SdkAccount::new(aws_config, args.aws_endpoint_url)),
+        AccountSettings {
+            checks: args.prepublish_checks,
+            role_path: args.role_path,
+            permissions_boundary: args.role_permissions_boundary,
+        },
     );
     let settings = Settings {
         namespace: args.namespace,
@@ -161,7 +185,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     metrics.set_leader(true);
 
-    let ctx = Arc::new(Context::new(client, pinpoint, metrics, settings));
+    let ctx = Arc::new(Context::new(client, pinpoint, account, metrics, settings));
     let result = tokio::select! {
         result = reconciler::run(ctx) => result,
         result = server => result.map_err(anyhow::Error::from).and_then(|r| r),
@@ -178,6 +202,16 @@ async fn lost(leadership: &mut Option<leader::Leadership>) {
     match leadership {
         Some(l) => l.lost().await,
         None => std::future::pending().await,
+    }
+}
+
+/// An IAM path: `/`, or `/` + segments + `/`, printable ASCII, up to 512 characters.
+fn role_path(path: &str) -> Result<String, String> {
+    let printable = path.chars().all(|c| ('!'..='~').contains(&c));
+    if path.starts_with('/') && path.ends_with('/') && path.len() <= 512 && printable {
+        Ok(path.to_owned())
+    } else {
+        Err("must be / or start and end with / (such as /pinpoint/), printable ASCII, up to 512 characters".to_owned())
     }
 }
 

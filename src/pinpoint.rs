@@ -7,20 +7,23 @@ use std::{
     collections::HashMap,
     future::Future,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use aws_sdk_pinpoint::{
     Client,
-    config::{Region, retry::RetryConfig, timeout::TimeoutConfig},
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    config::{Region, retry::RetryConfig},
     types::{
         CreateRecommenderConfigurationShape, RecommenderConfigurationResponse,
         UpdateRecommenderConfigurationShape,
     },
 };
 
-use crate::{desired::RecommenderConfig, telemetry::Metrics};
+use crate::{
+    aws::{AwsError, AwsErrorKind, PINPOINT, classify},
+    desired::RecommenderConfig,
+    telemetry::Metrics,
+};
 
 /// A configuration as Pinpoint returned it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,57 +34,20 @@ pub struct Published {
     pub last_modified_date: String,
 }
 
-/// What kind of failure a Pinpoint call ended in; each maps to one condition reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PinpointErrorKind {
-    /// 400 and other client errors: the request itself is wrong.
-    Rejected,
-    /// 403: the operator's credentials may not do this, or may not pass the role.
-    AccessDenied,
-    /// 404: no configuration with that ID.
-    NotFound,
-    /// 429.
-    Throttled,
-    /// 5xx, timeouts, refused or dropped connections.
-    Unavailable,
-}
-
-impl PinpointErrorKind {
-    /// A metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PinpointErrorKind::Rejected => "rejected",
-            PinpointErrorKind::AccessDenied => "access_denied",
-            PinpointErrorKind::NotFound => "not_found",
-            PinpointErrorKind::Throttled => "throttled",
-            PinpointErrorKind::Unavailable => "unavailable",
-        }
-    }
-}
-
-/// A failed Pinpoint call, with Pinpoint's own message.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("Pinpoint {operation} failed: {message}")]
-pub struct PinpointError {
-    pub kind: PinpointErrorKind,
-    pub operation: &'static str,
-    pub message: String,
-}
-
 /// The recommender-configuration operations the operator uses, per AWS Region.
 pub trait Pinpoint: Send + Sync + 'static {
     fn create(
         &self,
         region: &str,
         config: &RecommenderConfig,
-    ) -> impl Future<Output = Result<Published, PinpointError>> + Send;
+    ) -> impl Future<Output = Result<Published, AwsError>> + Send;
 
     /// `Ok(None)` when Pinpoint has no configuration with that ID.
     fn get(
         &self,
         region: &str,
         id: &str,
-    ) -> impl Future<Output = Result<Option<Published>, PinpointError>> + Send;
+    ) -> impl Future<Output = Result<Option<Published>, AwsError>> + Send;
 
     /// A full replace of the configuration.
     fn update(
@@ -89,20 +55,14 @@ pub trait Pinpoint: Send + Sync + 'static {
         region: &str,
         id: &str,
         config: &RecommenderConfig,
-    ) -> impl Future<Output = Result<Published, PinpointError>> + Send;
+    ) -> impl Future<Output = Result<Published, AwsError>> + Send;
 
     /// `Ok(false)` when it was already gone.
-    fn delete(
-        &self,
-        region: &str,
-        id: &str,
-    ) -> impl Future<Output = Result<bool, PinpointError>> + Send;
+    fn delete(&self, region: &str, id: &str)
+    -> impl Future<Output = Result<bool, AwsError>> + Send;
 
     /// Every configuration in the Region (all pages).
-    fn list(
-        &self,
-        region: &str,
-    ) -> impl Future<Output = Result<Vec<Published>, PinpointError>> + Send;
+    fn list(&self, region: &str) -> impl Future<Output = Result<Vec<Published>, AwsError>> + Send;
 }
 
 /// The Create and Update request shapes are distinct types with the same fields: one
@@ -150,20 +110,6 @@ impl SdkPinpoint {
         self
     }
 
-    /// Loads the standard AWS configuration chain (environment, profile, web identity, IMDS).
-    pub async fn from_env(endpoint_url: Option<String>) -> Self {
-        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .operation_timeout(Duration::from_secs(30))
-                    .build(),
-            )
-            .load()
-            .await;
-        Self::new(base, endpoint_url)
-    }
-
     fn client(&self, region: &str) -> Client {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         clients
@@ -188,7 +134,7 @@ impl Pinpoint for SdkPinpoint {
         &self,
         region: &str,
         config: &RecommenderConfig,
-    ) -> Result<Published, PinpointError> {
+    ) -> Result<Published, AwsError> {
         const OP: &str = "CreateRecommenderConfiguration";
         let shape = shape!(CreateRecommenderConfigurationShape, config);
         // Create is not idempotent: a retried Create whose first attempt reached Pinpoint makes a
@@ -204,11 +150,11 @@ impl Pinpoint for SdkPinpoint {
             )
             .send()
             .await
-            .map_err(|e| classify(OP, e))?;
+            .map_err(|e| classify(PINPOINT, OP, e))?;
         published(OP, output.recommender_configuration_response())
     }
 
-    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, PinpointError> {
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError> {
         const OP: &str = "GetRecommenderConfiguration";
         match self
             .client(region)
@@ -218,8 +164,8 @@ impl Pinpoint for SdkPinpoint {
             .await
         {
             Ok(output) => published(OP, output.recommender_configuration_response()).map(Some),
-            Err(e) => match classify(OP, e) {
-                e if e.kind == PinpointErrorKind::NotFound => Ok(None),
+            Err(e) => match classify(PINPOINT, OP, e) {
+                e if e.kind == AwsErrorKind::NotFound => Ok(None),
                 e => Err(e),
             },
         }
@@ -230,7 +176,7 @@ impl Pinpoint for SdkPinpoint {
         region: &str,
         id: &str,
         config: &RecommenderConfig,
-    ) -> Result<Published, PinpointError> {
+    ) -> Result<Published, AwsError> {
         const OP: &str = "UpdateRecommenderConfiguration";
         let shape = shape!(UpdateRecommenderConfigurationShape, config);
         let output = self
@@ -240,11 +186,11 @@ impl Pinpoint for SdkPinpoint {
             .update_recommender_configuration(shape)
             .send()
             .await
-            .map_err(|e| classify(OP, e))?;
+            .map_err(|e| classify(PINPOINT, OP, e))?;
         published(OP, output.recommender_configuration_response())
     }
 
-    async fn delete(&self, region: &str, id: &str) -> Result<bool, PinpointError> {
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, AwsError> {
         const OP: &str = "DeleteRecommenderConfiguration";
         match self
             .client(region)
@@ -254,14 +200,14 @@ impl Pinpoint for SdkPinpoint {
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) => match classify(OP, e) {
-                e if e.kind == PinpointErrorKind::NotFound => Ok(false),
+            Err(e) => match classify(PINPOINT, OP, e) {
+                e if e.kind == AwsErrorKind::NotFound => Ok(false),
                 e => Err(e),
             },
         }
     }
 
-    async fn list(&self, region: &str) -> Result<Vec<Published>, PinpointError> {
+    async fn list(&self, region: &str) -> Result<Vec<Published>, AwsError> {
         const OP: &str = "GetRecommenderConfigurations";
         let client = self.client(region);
         let mut all = Vec::new();
@@ -273,7 +219,7 @@ impl Pinpoint for SdkPinpoint {
                 .set_token(token.take())
                 .send()
                 .await
-                .map_err(|e| classify(OP, e))?;
+                .map_err(|e| classify(PINPOINT, OP, e))?;
             let Some(page) = output.list_recommender_configurations_response() else {
                 break;
             };
@@ -311,12 +257,12 @@ impl<P: Pinpoint> Pinpoint for RateLimited<P> {
         &self,
         region: &str,
         config: &RecommenderConfig,
-    ) -> Result<Published, PinpointError> {
+    ) -> Result<Published, AwsError> {
         self.limiter.until_ready().await;
         self.inner.create(region, config).await
     }
 
-    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, PinpointError> {
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError> {
         self.limiter.until_ready().await;
         self.inner.get(region, id).await
     }
@@ -326,17 +272,17 @@ impl<P: Pinpoint> Pinpoint for RateLimited<P> {
         region: &str,
         id: &str,
         config: &RecommenderConfig,
-    ) -> Result<Published, PinpointError> {
+    ) -> Result<Published, AwsError> {
         self.limiter.until_ready().await;
         self.inner.update(region, id, config).await
     }
 
-    async fn delete(&self, region: &str, id: &str) -> Result<bool, PinpointError> {
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, AwsError> {
         self.limiter.until_ready().await;
         self.inner.delete(region, id).await
     }
 
-    async fn list(&self, region: &str) -> Result<Vec<Published>, PinpointError> {
+    async fn list(&self, region: &str) -> Result<Vec<Published>, AwsError> {
         self.limiter.until_ready().await;
         self.inner.list(region).await
     }
@@ -356,8 +302,8 @@ impl<P> Metered<P> {
     async fn observe<T>(
         &self,
         operation: &'static str,
-        call: impl Future<Output = Result<T, PinpointError>>,
-    ) -> Result<T, PinpointError> {
+        call: impl Future<Output = Result<T, AwsError>>,
+    ) -> Result<T, AwsError> {
         let start = Instant::now();
         let result = call.await;
         let outcome = match &result {
@@ -375,7 +321,7 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
         &self,
         region: &str,
         config: &RecommenderConfig,
-    ) -> Result<Published, PinpointError> {
+    ) -> Result<Published, AwsError> {
         self.observe(
             "CreateRecommenderConfiguration",
             self.inner.create(region, config),
@@ -383,7 +329,7 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
         .await
     }
 
-    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, PinpointError> {
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError> {
         self.observe("GetRecommenderConfiguration", self.inner.get(region, id))
             .await
     }
@@ -393,7 +339,7 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
         region: &str,
         id: &str,
         config: &RecommenderConfig,
-    ) -> Result<Published, PinpointError> {
+    ) -> Result<Published, AwsError> {
         self.observe(
             "UpdateRecommenderConfiguration",
             self.inner.update(region, id, config),
@@ -401,7 +347,7 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
         .await
     }
 
-    async fn delete(&self, region: &str, id: &str) -> Result<bool, PinpointError> {
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, AwsError> {
         self.observe(
             "DeleteRecommenderConfiguration",
             self.inner.delete(region, id),
@@ -409,7 +355,7 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
         .await
     }
 
-    async fn list(&self, region: &str) -> Result<Vec<Published>, PinpointError> {
+    async fn list(&self, region: &str) -> Result<Vec<Published>, AwsError> {
         self.observe("GetRecommenderConfigurations", self.inner.list(region))
             .await
     }
@@ -452,9 +398,11 @@ fn attributes(config: &RecommenderConfig) -> Option<HashMap<String, String>> {
 fn published(
     operation: &'static str,
     response: Option<&RecommenderConfigurationResponse>,
-) -> Result<Published, PinpointError> {
-    let malformed = |what: &str| PinpointError {
-        kind: PinpointErrorKind::Unavailable,
+) -> Result<Published, AwsError> {
+    let malformed = |what: &str| AwsError {
+        service: PINPOINT,
+        kind: AwsErrorKind::Unavailable,
+        code: String::new(),
         operation,
         message: format!("the response has no {what}"),
     };
@@ -489,112 +437,12 @@ fn published(
     })
 }
 
-/// Maps an SDK error to a kind by the service's error code, falling back to the HTTP status.
-pub fn classify<E, R>(operation: &'static str, error: SdkError<E, R>) -> PinpointError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: HttpStatus + std::fmt::Debug,
-{
-    let (kind, message) = match &error {
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or_default();
-            let kind = kind_for(code, context.raw().status_code());
-            let message = context
-                .err()
-                .message()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{code} (HTTP {})", context.raw().status_code()));
-            (kind, message)
-        }
-        _ => (
-            PinpointErrorKind::Unavailable,
-            DisplayErrorContext(&error).to_string(),
-        ),
-    };
-    PinpointError {
-        kind,
-        operation,
-        message,
-    }
-}
-
-/// The kind for a service error code, or for the HTTP status when the code is unknown.
-pub fn kind_for(code: &str, status: u16) -> PinpointErrorKind {
-    match code {
-        "BadRequestException" | "MethodNotAllowedException" | "PayloadTooLargeException" => {
-            PinpointErrorKind::Rejected
-        }
-        "ForbiddenException" | "AccessDeniedException" => PinpointErrorKind::AccessDenied,
-        "NotFoundException" => PinpointErrorKind::NotFound,
-        "TooManyRequestsException" | "ThrottlingException" => PinpointErrorKind::Throttled,
-        "InternalServerErrorException" | "ServiceUnavailableException" => {
-            PinpointErrorKind::Unavailable
-        }
-        _ => match status {
-            403 => PinpointErrorKind::AccessDenied,
-            404 => PinpointErrorKind::NotFound,
-            429 => PinpointErrorKind::Throttled,
-            400..=499 => PinpointErrorKind::Rejected,
-            _ => PinpointErrorKind::Unavailable,
-        },
-    }
-}
-
-/// The HTTP status of a raw response, so `classify` works for any SDK response type.
-pub trait HttpStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HttpStatus for aws_sdk_pinpoint::config::http::HttpResponse {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_win_over_statuses() {
-        assert_eq!(
-            kind_for("TooManyRequestsException", 400),
-            PinpointErrorKind::Throttled
-        );
-        assert_eq!(
-            kind_for("BadRequestException", 500),
-            PinpointErrorKind::Rejected
-        );
-        assert_eq!(
-            kind_for("ForbiddenException", 400),
-            PinpointErrorKind::AccessDenied
-        );
-        assert_eq!(
-            kind_for("NotFoundException", 200),
-            PinpointErrorKind::NotFound
-        );
-        assert_eq!(
-            kind_for("InternalServerErrorException", 400),
-            PinpointErrorKind::Unavailable
-        );
-    }
-
-    #[test]
-    fn statuses_decide_unknown_codes() {
-        assert_eq!(kind_for("", 403), PinpointErrorKind::AccessDenied);
-        assert_eq!(kind_for("Weird", 404), PinpointErrorKind::NotFound);
-        assert_eq!(kind_for("", 429), PinpointErrorKind::Throttled);
-        assert_eq!(kind_for("", 413), PinpointErrorKind::Rejected);
-        assert_eq!(kind_for("", 502), PinpointErrorKind::Unavailable);
-        assert_eq!(kind_for("", 200), PinpointErrorKind::Unavailable);
-    }
-}
-
 #[cfg(test)]
 mod rate_limit_tests {
     use std::{
         num::NonZeroU32,
         sync::atomic::{AtomicU32, Ordering},
+        time::Duration,
     };
 
     use super::*;
@@ -604,10 +452,10 @@ mod rate_limit_tests {
     struct Counting(AtomicU32);
 
     impl Pinpoint for Counting {
-        async fn create(&self, _: &str, _: &RecommenderConfig) -> Result<Published, PinpointError> {
+        async fn create(&self, _: &str, _: &RecommenderConfig) -> Result<Published, AwsError> {
             unreachable!("not used")
         }
-        async fn get(&self, _: &str, _: &str) -> Result<Option<Published>, PinpointError> {
+        async fn get(&self, _: &str, _: &str) -> Result<Option<Published>, AwsError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(None)
         }
@@ -616,13 +464,13 @@ mod rate_limit_tests {
             _: &str,
             _: &str,
             _: &RecommenderConfig,
-        ) -> Result<Published, PinpointError> {
+        ) -> Result<Published, AwsError> {
             unreachable!("not used")
         }
-        async fn delete(&self, _: &str, _: &str) -> Result<bool, PinpointError> {
+        async fn delete(&self, _: &str, _: &str) -> Result<bool, AwsError> {
             unreachable!("not used")
         }
-        async fn list(&self, _: &str) -> Result<Vec<Published>, PinpointError> {
+        async fn list(&self, _: &str) -> Result<Vec<Published>, AwsError> {
             unreachable!("not used")
         }
     }

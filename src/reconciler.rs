@@ -27,9 +27,13 @@ use serde_json::json;
 use tracing::{Instrument, field, info, info_span, warn};
 
 use crate::{
+    account::AccountServices,
     api::{DeletionPolicy, FieldError, RecommenderModel, RecommenderModelStatus},
+    aws::{AwsError, AwsErrorKind, PINPOINT},
+    checks::{self, Failure, Problem},
     desired::{desired_configuration, differences},
-    pinpoint::{Pinpoint, PinpointError, PinpointErrorKind, Published},
+    pinpoint::{Pinpoint, Published},
+    role,
     status::{ConditionUpdate, PUBLISHED, READY, VALIDATED, reason, set_conditions},
     telemetry::Metrics,
     tenancy::RolePolicy,
@@ -53,22 +57,35 @@ pub const MANAGER: &str = "recommender-operator";
 pub enum Error {
     #[error("the spec is invalid: {}", summarize(.0))]
     InvalidSpec(Vec<FieldError>),
-    #[error(
-        "spec.role.create (automatically create a role) is not supported yet: create the role yourself and set spec.role.arn"
-    )]
-    RoleCreateNotSupported,
+    #[error("{}", summarize(.0))]
+    CampaignNotFound(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    CampaignNotActive(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    LambdaNotFound(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    LambdaNotInvokable(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    RoleNotFound(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    RoleNotTrusted(Vec<FieldError>),
+    #[error("{}", summarize(.0))]
+    RoleNotOwned(Vec<FieldError>),
     #[error("{0}")]
-    Rejected(PinpointError),
+    Rejected(AwsError),
     #[error("{0}")]
-    AccessDenied(PinpointError),
+    AccessDenied(AwsError),
     #[error("{0}")]
-    Throttled(PinpointError),
+    Throttled(AwsError),
     #[error(
         "{0} (Pinpoint holds at most 100 recommender configurations per account and Region; this model proceeds when one is deleted)"
     )]
-    QuotaExceeded(PinpointError),
+    QuotaExceeded(AwsError),
     #[error("{0}")]
-    PinpointUnavailable(PinpointError),
+    PinpointUnavailable(AwsError),
+    /// IAM, Personalize or Lambda did not answer.
+    #[error("{0}")]
+    AwsUnavailable(AwsError),
     #[error("{0}")]
     RoleNotAllowed(String),
     #[error("{0}")]
@@ -88,12 +105,19 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::InvalidSpec(_) => "InvalidSpec",
-            Error::RoleCreateNotSupported => "RoleCreateNotSupported",
+            Error::CampaignNotFound(_) => "CampaignNotFound",
+            Error::CampaignNotActive(_) => "CampaignNotActive",
+            Error::LambdaNotFound(_) => "LambdaNotFound",
+            Error::LambdaNotInvokable(_) => "LambdaNotInvokable",
+            Error::RoleNotFound(_) => "RoleNotFound",
+            Error::RoleNotTrusted(_) => "RoleNotTrusted",
+            Error::RoleNotOwned(_) => "RoleNotOwned",
             Error::Rejected(_) => "Rejected",
             Error::AccessDenied(_) => "AccessDenied",
             Error::Throttled(_) => "Throttled",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::PinpointUnavailable(_) => "PinpointUnavailable",
+            Error::AwsUnavailable(_) => "AwsUnavailable",
             Error::RoleNotAllowed(_) => "RoleNotAllowed",
             Error::ConfigurationInUse(_) => "ConfigurationInUse",
             Error::ConfigurationNotFound(_) => "ConfigurationNotFound",
@@ -107,28 +131,59 @@ impl Error {
     pub fn waits_for_change(&self) -> bool {
         matches!(
             self,
-            Error::InvalidSpec(_)
-                | Error::RoleCreateNotSupported
-                | Error::RoleNotAllowed(_)
-                | Error::Unreadable(_)
+            Error::InvalidSpec(_) | Error::RoleNotAllowed(_) | Error::Unreadable(_)
         )
     }
 }
 
-impl From<PinpointError> for Error {
-    fn from(e: PinpointError) -> Self {
+impl Error {
+    /// The error for failed checks, named for the first; every problem is in it.
+    pub fn from_problems(problems: Vec<Problem>) -> Self {
+        let first = problems.first().map(|p| p.failure);
+        let errors = problems.into_iter().map(|p| p.error).collect();
+        match first {
+            Some(Failure::CampaignNotFound) | None => Error::CampaignNotFound(errors),
+            Some(Failure::CampaignNotActive) => Error::CampaignNotActive(errors),
+            Some(Failure::LambdaNotFound) => Error::LambdaNotFound(errors),
+            Some(Failure::LambdaNotInvokable) => Error::LambdaNotInvokable(errors),
+            Some(Failure::RoleNotFound) => Error::RoleNotFound(errors),
+            Some(Failure::RoleNotTrusted) => Error::RoleNotTrusted(errors),
+            Some(Failure::RoleNotOwned) => Error::RoleNotOwned(errors),
+        }
+    }
+
+    /// The field problems this error reports in `status.validationErrors`: the spec's, or what
+    /// the checks before publishing found.
+    pub fn field_errors(&self) -> Option<&[FieldError]> {
+        match self {
+            Error::InvalidSpec(e)
+            | Error::CampaignNotFound(e)
+            | Error::CampaignNotActive(e)
+            | Error::LambdaNotFound(e)
+            | Error::LambdaNotInvokable(e)
+            | Error::RoleNotFound(e)
+            | Error::RoleNotTrusted(e)
+            | Error::RoleNotOwned(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<AwsError> for Error {
+    fn from(e: AwsError) -> Self {
         let message = e.message.to_lowercase();
         match e.kind {
-            PinpointErrorKind::Rejected
+            AwsErrorKind::Rejected
                 if e.operation == "CreateRecommenderConfiguration"
                     && (message.contains("limit") || message.contains("quota")) =>
             {
                 Error::QuotaExceeded(e)
             }
-            PinpointErrorKind::Rejected | PinpointErrorKind::NotFound => Error::Rejected(e),
-            PinpointErrorKind::AccessDenied => Error::AccessDenied(e),
-            PinpointErrorKind::Throttled => Error::Throttled(e),
-            PinpointErrorKind::Unavailable => Error::PinpointUnavailable(e),
+            AwsErrorKind::Rejected | AwsErrorKind::NotFound => Error::Rejected(e),
+            AwsErrorKind::AccessDenied => Error::AccessDenied(e),
+            AwsErrorKind::Throttled => Error::Throttled(e),
+            AwsErrorKind::Unavailable if e.service == PINPOINT => Error::PinpointUnavailable(e),
+            AwsErrorKind::Unavailable => Error::AwsUnavailable(e),
         }
     }
 }
@@ -182,6 +237,7 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
     let guards = Guards {
         claims: &|_| None,
         roles: &RolePolicy::default(),
+        account: &AccountServices::unconfigured(),
     };
     sync_with(model, pinpoint, now, &guards).await
 }
@@ -189,11 +245,13 @@ pub async fn sync<P: Pinpoint>(model: &RecommenderModel, pinpoint: &P, now: Time
 /// Which other object, if any, manages a configuration ID: `NAMESPACE/NAME`.
 pub type Claims<'a> = &'a (dyn Fn(&str) -> Option<String> + std::marker::Sync);
 
-/// What keeps models from stepping on each other: which configurations other objects manage,
-/// and which roles each namespace may use.
+/// What keeps models from stepping on each other and from publishing what cannot work: which
+/// configurations other objects manage, which roles each namespace may use, and the account
+/// whose campaign, function and role are checked (and where roles are created).
 pub struct Guards<'a> {
     pub claims: Claims<'a>,
     pub roles: &'a RolePolicy,
+    pub account: &'a AccountServices,
 }
 
 /// `sync`, with the guards.
@@ -209,7 +267,15 @@ pub async fn sync_with<P: Pinpoint>(
     status.observed_generation = generation;
     let mut notes = Vec::new();
 
-    let result = publish(model, pinpoint, guards, &mut status, &mut notes).await;
+    let result = publish(
+        model,
+        pinpoint,
+        guards,
+        current.observed_generation,
+        &mut status,
+        &mut notes,
+    )
+    .await;
     // An update while the spec stayed the same puts back a change made outside the operator.
     if current.observed_generation == generation {
         for note in notes.iter_mut().filter(|n| n.reason == "Updated") {
@@ -234,7 +300,7 @@ pub async fn sync_with<P: Pinpoint>(
                 "the recommender model is ready to use in messages",
             ),
         ],
-        Err(e @ Error::InvalidSpec(_)) => {
+        Err(e) if e.field_errors().is_some() => {
             let mut message = e.to_string();
             if status.configuration_id.is_some() {
                 message.push_str(" (Pinpoint keeps the configuration published last)");
@@ -245,7 +311,11 @@ pub async fn sync_with<P: Pinpoint>(
                     PUBLISHED,
                     false,
                     reason::NOT_VALIDATED,
-                    "not published: the spec is invalid",
+                    if matches!(e, Error::InvalidSpec(_)) {
+                        "not published: the spec is invalid"
+                    } else {
+                        "not published: a check before publishing failed"
+                    },
                 ),
                 ConditionUpdate::new(READY, false, e.reason(), message),
             ]
@@ -314,10 +384,13 @@ fn published_condition(
     )
 }
 
+/// The pipeline: validate, resolve the role (creating it if asked), build the desired
+/// configuration, check the account before publishing, and create or update.
 async fn publish<P: Pinpoint>(
     model: &RecommenderModel,
     pinpoint: &P,
     guards: &Guards<'_>,
+    known_generation: Option<i64>,
     status: &mut RecommenderModelStatus,
     notes: &mut Vec<Note>,
 ) -> Result<(), Error> {
@@ -327,15 +400,39 @@ async fn publish<P: Pinpoint>(
     if !status.validation_errors.is_empty() {
         return Err(Error::InvalidSpec(status.validation_errors.clone()));
     }
-    let Some(role_arn) = spec.role.arn.as_deref() else {
-        return Err(Error::RoleCreateNotSupported);
-    };
     let namespace = model.namespace().unwrap_or_default();
-    if !guards.roles.allows(&namespace, role_arn) {
-        return Err(Error::RoleNotAllowed(format!(
-            "namespace {namespace} may not use role {role_arn}: the operator's --allowed-roles rules do not match it"
-        )));
-    }
+    let owner = format!("{namespace}/{object_name}");
+    let aws = guards.account;
+    let role_arn = match (&spec.role.arn, &spec.role.create) {
+        (Some(arn), _) => arn.clone(),
+        (None, Some(create)) => {
+            let expected =
+                role::expected_arn(&spec.campaign_arn, &aws.settings.role_path, &create.name);
+            // Asked before the role is made, so a namespace cannot make roles it may not use.
+            allowed(guards.roles, &namespace, &expected)?;
+            if status.created_role_arn.as_deref() == Some(expected.as_str())
+                && known_generation == model.metadata.generation
+            {
+                expected
+            } else {
+                match role::ensure(aws, &owner, &create.name, &spec.campaign_arn).await? {
+                    Ok((arn, created)) => {
+                        if created {
+                            notes.push(Note::normal(
+                                "RoleCreated",
+                                format!("created IAM role {arn} for Pinpoint"),
+                            ));
+                        }
+                        arn
+                    }
+                    Err(problem) => return Err(failed_checks(vec![problem], status)),
+                }
+            }
+        }
+        (None, None) => return Err(Error::InvalidSpec(status.validation_errors.clone())),
+    };
+    let role_arn = role_arn.as_str();
+    allowed(guards.roles, &namespace, role_arn)?;
     let claims = guards.claims;
     // Validation guarantees a campaign ARN with a Region.
     let region = arn_region(&spec.campaign_arn)
@@ -383,6 +480,7 @@ async fn publish<P: Pinpoint>(
         Some(id) => match pinpoint.get(&region, &id).await? {
             Some(actual) if actual.config == desired => actual,
             Some(actual) => {
+                check_account(model, guards, status).await?;
                 let changed = differences(&desired, &actual.config).join(", ");
                 match pinpoint.update(&region, &id, &desired).await {
                     Ok(p) => {
@@ -392,15 +490,19 @@ async fn publish<P: Pinpoint>(
                         ));
                         p
                     }
-                    Err(e) if e.kind == PinpointErrorKind::NotFound => {
+                    Err(e) if e.kind == AwsErrorKind::NotFound => {
                         recreate(pinpoint, claims, &region, &id, last_seen, &desired, notes).await?
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            None => recreate(pinpoint, claims, &region, &id, last_seen, &desired, notes).await?,
+            None => {
+                check_account(model, guards, status).await?;
+                recreate(pinpoint, claims, &region, &id, last_seen, &desired, notes).await?
+            }
         },
         None => {
+            check_account(model, guards, status).await?;
             let since = model
                 .annotations()
                 .get(CREATE_REQUESTED_AT)
@@ -421,7 +523,134 @@ async fn publish<P: Pinpoint>(
         }
     };
     record(status, &region, published);
+    retire_created_role(model, aws, &owner, status, notes).await
+}
+
+/// The error for an `--allowed-roles` rule that does not let the namespace use the role.
+fn allowed(roles: &RolePolicy, namespace: &str, role_arn: &str) -> Result<(), Error> {
+    if roles.allows(namespace, role_arn) {
+        Ok(())
+    } else {
+        Err(Error::RoleNotAllowed(format!(
+            "namespace {namespace} may not use role {role_arn}: the operator's --allowed-roles rules do not match it"
+        )))
+    }
+}
+
+/// Records the problems in the status and names the error for them.
+fn failed_checks(problems: Vec<Problem>, status: &mut RecommenderModelStatus) -> Error {
+    let error = Error::from_problems(problems);
+    status.validation_errors = error.field_errors().unwrap_or_default().to_vec();
+    error
+}
+
+/// The console's checks on Publish (unless turned off): the campaign, the function and a role
+/// the user named.
+async fn check_account(
+    model: &RecommenderModel,
+    guards: &Guards<'_>,
+    status: &mut RecommenderModelStatus,
+) -> Result<(), Error> {
+    let aws = guards.account;
+    if !aws.settings.checks {
+        return Ok(());
+    }
+    let problems = checks::check(
+        aws.client.as_ref(),
+        &aws.passed,
+        &model.spec,
+        model.spec.role.arn.as_deref(),
+    )
+    .await?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(failed_checks(problems, status))
+    }
+}
+
+/// Once the configuration uses the role the spec asks for, a role the operator created earlier
+/// and no longer used (the spec switched roles) is deleted, or under `Retain` let go.
+async fn retire_created_role(
+    model: &RecommenderModel,
+    aws: &AccountServices,
+    owner: &str,
+    status: &mut RecommenderModelStatus,
+    notes: &mut Vec<Note>,
+) -> Result<(), Error> {
+    let in_use = model.spec.role.create.as_ref().and(status.role_arn.clone());
+    if let Some(old) = status.created_role_arn.clone()
+        && Some(&old) != in_use.as_ref()
+        && model.spec.deletion_policy == DeletionPolicy::Delete
+        && let Some(note) = delete_role_note(aws, owner, &old).await?
+    {
+        notes.push(note);
+    }
+    status.created_role_arn = in_use;
     Ok(())
+}
+
+/// Deletes a role the operator created, and says what happened.
+async fn delete_role_note(
+    aws: &AccountServices,
+    owner: &str,
+    arn: &str,
+) -> Result<Option<Note>, Error> {
+    Ok(match role::delete(aws, owner, arn).await? {
+        role::Deleted::Deleted => Some(Note::normal(
+            "RoleDeleted",
+            format!("deleted IAM role {arn}, which the operator created"),
+        )),
+        role::Deleted::AlreadyGone => None,
+        role::Deleted::NotOurs => Some(Note::warning(
+            "RoleKept",
+            format!(
+                "kept IAM role {arn}: it no longer carries this model's {} tag",
+                role::OWNER_TAG
+            ),
+        )),
+    })
+}
+
+/// Deletes the roles the operator created for a model being deleted under `Delete`: the one in
+/// the status, and the one the spec names (made, but not yet recorded, when a pass failed).
+pub async fn delete_created_roles(
+    model: &RecommenderModel,
+    aws: &AccountServices,
+) -> Result<Vec<Note>, Error> {
+    if model.spec.deletion_policy == DeletionPolicy::Retain {
+        return Ok(Vec::new());
+    }
+    let owner = format!(
+        "{}/{}",
+        model.namespace().unwrap_or_default(),
+        model.name_any()
+    );
+    let recorded = model
+        .status
+        .as_ref()
+        .and_then(|s| s.created_role_arn.clone());
+    let mut notes = Vec::new();
+    if let Some(arn) = &recorded {
+        notes.extend(delete_role_note(aws, &owner, arn).await?);
+    }
+    if let Some(create) = &model.spec.role.create {
+        let expected = role::expected_arn(
+            &model.spec.campaign_arn,
+            &aws.settings.role_path,
+            &create.name,
+        );
+        // Only if it is this model's: a role of the same name made by someone else stays.
+        if recorded.as_ref() != Some(&expected)
+            && role::delete(aws, &owner, &expected).await? == role::Deleted::Deleted
+        {
+            notes.push(Note::normal(
+                "RoleDeleted",
+                format!("deleted IAM role {expected}, which the operator created"),
+            ));
+        }
+    }
+    Ok(notes)
 }
 
 async fn recreate<P: Pinpoint>(
@@ -564,6 +793,8 @@ pub struct Settings {
 pub struct Context<P> {
     pub client: Client,
     pub pinpoint: P,
+    /// IAM, Personalize and Lambda: roles made for models, and the checks before publishing.
+    pub account: AccountServices,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
@@ -580,11 +811,18 @@ pub struct Context<P> {
 }
 
 impl<P: Pinpoint> Context<P> {
-    pub fn new(client: Client, pinpoint: P, metrics: Arc<Metrics>, settings: Settings) -> Self {
+    pub fn new(
+        client: Client,
+        pinpoint: P,
+        account: AccountServices,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Self {
         let recorder = Recorder::new(client.clone(), Reporter::from(MANAGER));
         Self {
             client,
             pinpoint,
+            account,
             recorder,
             metrics,
             settings,
@@ -692,6 +930,7 @@ async fn apply<P: Pinpoint>(
     let guards = Guards {
         claims: &claims,
         roles: &ctx.settings.allowed_roles,
+        account: &ctx.account,
     };
     let outcome = sync_with(&model, &ctx.pinpoint, Timestamp::now(), &guards).await;
     // A refused Create (throttled, rejected, denied, over quota) made nothing; only an unknown
@@ -739,9 +978,14 @@ async fn cleanup<P: Pinpoint>(
             status.region = Some(region);
         }
     }
-    match delete_configuration(&model, &ctx.pinpoint).await {
-        Ok(note) => {
-            publish_notes(&model, std::slice::from_ref(&note), ctx).await;
+    let deleted = async {
+        let mut notes = vec![delete_configuration(&model, &ctx.pinpoint).await?];
+        notes.extend(delete_created_roles(&model, &ctx.account).await?);
+        Ok::<_, Error>(notes)
+    };
+    match deleted.await {
+        Ok(notes) => {
+            publish_notes(&model, &notes, ctx).await;
             lock(&ctx.unrecorded).remove(&uid);
             ctx.metrics.forget(&model);
             Ok(Action::await_change())
@@ -825,6 +1069,12 @@ async fn unreadable<P: Pinpoint>(
             ),
         };
         publish_event(&reference, &note, ctx).await;
+        if let Some(arn) = raw("/status/createdRoleArn").filter(|_| !retain) {
+            let owner = format!("{namespace}/{name}");
+            if let Some(note) = delete_role_note(&ctx.account, &owner, &arn).await? {
+                publish_event(&reference, &note, ctx).await;
+            }
+        }
         let finalizers: Vec<&String> = object
             .finalizers()
             .iter()

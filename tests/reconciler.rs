@@ -6,7 +6,8 @@ mod support;
 
 use k8s_openapi::jiff::Timestamp;
 use recommender_operator::{
-    api::{DeletionPolicy, RecommenderModel, RoleCreate},
+    account::AccountServices,
+    api::{DeletionPolicy, RecommenderModel},
     reconciler::{Error, delete_configuration, sync},
     status::{PUBLISHED, READY, VALIDATED, find},
 };
@@ -199,26 +200,6 @@ async fn an_invalid_spec_reports_every_error_and_calls_nothing() {
     let repeat = sync(&again, &pinpoint, Timestamp::now()).await;
     assert!(repeat.notes.is_empty());
     assert_eq!(repeat.status, outcome.status);
-}
-
-#[tokio::test]
-async fn role_create_is_reported_as_not_supported_yet() {
-    let emulator = Emulator::start().await;
-    let mut m = model("model value, every field set");
-    m.spec.role.arn = None;
-    m.spec.role.create = Some(RoleCreate {
-        name: "PinpointMovieRecs".into(),
-    });
-    let outcome = sync(&m, &emulator.pinpoint(1), Timestamp::now()).await;
-    assert!(matches!(outcome.result, Err(Error::RoleCreateNotSupported)));
-    assert_eq!(condition(&outcome.status, VALIDATED).0, "True");
-    let (status, reason, message) = condition(&outcome.status, PUBLISHED);
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("False", "RoleCreateNotSupported")
-    );
-    assert!(message.contains("spec.role.arn"));
-    assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 0);
 }
 
 async fn failing_create(fault: Value) -> (Result<(), Error>, String, String) {
@@ -642,6 +623,7 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
     let guards = recommender_operator::reconciler::Guards {
         claims: &claims,
         roles: &Default::default(),
+        account: &AccountServices::unconfigured(),
     };
     let taken = recommender_operator::reconciler::sync_with(
         &adopting(model("lambda by name"), &id),
@@ -673,6 +655,7 @@ async fn a_role_outside_the_namespace_allow_list_is_refused_before_any_call() {
     let guards = recommender_operator::reconciler::Guards {
         claims: &|_| None,
         roles: &roles,
+        account: &AccountServices::unconfigured(),
     };
     let m = model("model value, every field set"); // namespace marketing, role PinpointPersonalize
     let refused =

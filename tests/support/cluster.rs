@@ -529,10 +529,12 @@ impl TestEnv {
         ]);
         plane.kubectl_ok(&["create", "namespace", &namespace]);
 
+        // The account every example and test model uses: its campaigns, roles and functions.
+        let seed = format!("{}/examples/aws-account.json", env!("CARGO_MANIFEST_DIR"));
         let mut emulator = Process::start(
             "pinpoint-emulator",
             &workspace_bin("pinpoint-emulator"),
-            &["--listen", "127.0.0.1:0"]
+            &["--listen", "127.0.0.1:0", "--seed", &seed]
                 .iter()
                 .chain(emulator_args)
                 .map(|a| (*a).to_owned())
@@ -581,7 +583,7 @@ impl TestEnv {
         let mut args = vec![
             "run".to_owned(),
             format!("--namespace={}", self.namespace),
-            format!("--pinpoint-endpoint-url={}", self.emulator_url),
+            format!("--aws-endpoint-url={}", self.emulator_url),
             "--metrics-addr=127.0.0.1:0".into(),
             "--probe-addr=127.0.0.1:0".into(),
         ];
@@ -750,6 +752,30 @@ impl TestEnv {
             .delete(format!("{}/_emulator/faults", self.emulator_url))
             .send()
             .expect("clear faults");
+    }
+
+    /// Adds or replaces campaigns, roles and functions in the emulated account.
+    pub fn seed(&self, seed: Value) {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/seed", self.emulator_url))
+            .json(&seed)
+            .send()
+            .expect("seed the emulator");
+        let status = r.status();
+        assert!(
+            status.is_success(),
+            "seed refused: {}",
+            r.text().unwrap_or_default()
+        );
+    }
+
+    /// Every IAM role in the emulated account.
+    pub fn roles(&self) -> Vec<Value> {
+        self.emulator_get("iam/roles")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn emulator_get(&self, what: &str) -> Value {

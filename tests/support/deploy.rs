@@ -413,6 +413,8 @@ pub fn start_emulator(plane: &ControlPlane, name: &str) -> (Process, String) {
             "127.0.0.1:0".into(),
             "--credentials".into(),
             format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"),
+            "--seed".into(),
+            format!("{}/examples/aws-account.json", env!("CARGO_MANIFEST_DIR")),
         ],
         &[],
         plane.dir.join(format!("{name}-emulator.log")),
@@ -444,7 +446,7 @@ pub fn start_operator(
     );
     let mut args = chart_args.to_vec();
     args.extend([
-        format!("--pinpoint-endpoint-url={emulator_url}"),
+        format!("--aws-endpoint-url={emulator_url}"),
         "--metrics-addr=127.0.0.1:0".into(),
         "--probe-addr=127.0.0.1:0".into(),
     ]);

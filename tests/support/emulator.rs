@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_credential_types::{Credentials, provider::SharedCredentialsProvider};
-use recommender_operator::pinpoint::SdkPinpoint;
+use recommender_operator::{
+    account::{AccountServices, AccountSettings, SdkAccount},
+    pinpoint::SdkPinpoint,
+};
 use serde_json::Value;
 
 pub struct Emulator {
@@ -57,6 +60,40 @@ impl Emulator {
             "fault rejected: {}",
             r.text().await.unwrap_or_default()
         );
+    }
+
+    /// IAM, Personalize and Lambda of the emulated account, with the operator's default
+    /// settings except `checks`.
+    pub fn account(&self, checks: bool) -> AccountServices {
+        AccountServices::new(
+            Box::new(SdkAccount::new(sdk_config(1), Some(self.url.clone()))),
+            AccountSettings {
+                checks,
+                ..AccountSettings::default()
+            },
+        )
+    }
+
+    /// Adds or replaces campaigns, roles and functions in the emulated account.
+    pub async fn seed(&self, seed: Value) {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/seed", self.url))
+            .json(&seed)
+            .send()
+            .await
+            .expect("seed the emulator");
+        assert!(
+            r.status().is_success(),
+            "seed refused: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Every IAM role in the emulated account.
+    pub async fn roles(&self) -> Vec<Value> {
+        let v: Value = self.admin_get("iam/roles").await;
+        v.as_array().cloned().unwrap_or_default()
     }
 
     pub async fn clear_faults(&self) {

@@ -1,0 +1,243 @@
+//! The checks the console makes on Publish, made before each Create or Update: the campaign
+//! exists and is ACTIVE in the model's Region, the Lambda function exists there and Pinpoint may
+//! invoke it, and the role exists and trusts Pinpoint. Every failure is one `Problem` naming the
+//! field to fix.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    account::Account,
+    api::{FieldError, RecommenderModelSpec},
+    aws::{AwsError, AwsErrorKind},
+    policies::{self, Arn},
+    validation::arn_region,
+};
+
+/// What a failed check found; each is one condition reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    CampaignNotFound,
+    CampaignNotActive,
+    LambdaNotFound,
+    LambdaNotInvokable,
+    RoleNotFound,
+    RoleNotTrusted,
+    /// A role named in `spec.role.create` exists, and the operator did not create it for this
+    /// model.
+    RoleNotOwned,
+}
+
+/// One failed check: which, and the field and message to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub failure: Failure,
+    pub error: FieldError,
+}
+
+impl Problem {
+    pub fn new(failure: Failure, field: &str, message: String) -> Self {
+        Self {
+            failure,
+            error: FieldError {
+                field: field.to_owned(),
+                message,
+            },
+        }
+    }
+}
+
+/// How long a passed check is trusted: many models share one campaign, function or role, and
+/// one look a minute is enough to catch a typo. Failures are never remembered, so a fix is
+/// seen on the next retry.
+const PASSED_FOR: Duration = Duration::from_secs(60);
+
+/// Checks that passed recently, by what they looked at.
+#[derive(Default)]
+pub struct Passed(Mutex<HashMap<String, Instant>>);
+
+impl Passed {
+    fn recently(&self, key: &str) -> bool {
+        let passed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        passed.get(key).is_some_and(|t| t.elapsed() < PASSED_FOR)
+    }
+
+    fn remember(&self, key: String) {
+        let mut passed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        passed.retain(|_, t| t.elapsed() < PASSED_FOR);
+        passed.insert(key, Instant::now());
+    }
+}
+
+/// Adds what the operator can do about an access-denied answer.
+fn explain(mut e: AwsError) -> AwsError {
+    if e.kind == AwsErrorKind::AccessDenied {
+        e.message.push_str(
+            " (the operator checks the campaign, function and role before publishing: grant it the read permissions in deploy/iam/, or turn the checks off with --prepublish-checks=false)",
+        );
+    }
+    e
+}
+
+/// Runs every check for `spec` and returns every problem found. `existing_role` is the role
+/// ARN to check (`spec.role.arn`); a role the operator made is not checked again.
+pub async fn check(
+    account: &dyn Account,
+    passed: &Passed,
+    spec: &RecommenderModelSpec,
+    existing_role: Option<&str>,
+) -> Result<Vec<Problem>, AwsError> {
+    let mut problems = Vec::new();
+    if let Some(role_arn) = existing_role {
+        problems.extend(
+            check_role(account, passed, role_arn)
+                .await
+                .map_err(explain)?,
+        );
+    }
+    problems.extend(
+        check_campaign(account, passed, &spec.campaign_arn)
+            .await
+            .map_err(explain)?,
+    );
+    if let Some(lambda) = &spec.processing.lambda {
+        let region = arn_region(&spec.campaign_arn).unwrap_or_default();
+        let account_id = Arn::parse(&spec.campaign_arn)
+            .map(|a| a.account)
+            .unwrap_or_default();
+        problems.extend(
+            check_function(account, passed, region, account_id, &lambda.function)
+                .await
+                .map_err(explain)?,
+        );
+    }
+    Ok(problems)
+}
+
+async fn check_role(
+    account: &dyn Account,
+    passed: &Passed,
+    role_arn: &str,
+) -> Result<Option<Problem>, AwsError> {
+    const FIELD: &str = "spec.role.arn";
+    let key = format!("role {role_arn}");
+    if passed.recently(&key) {
+        return Ok(None);
+    }
+    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    let problem = match account.get_role(name).await? {
+        None => Some(Problem::new(
+            Failure::RoleNotFound,
+            FIELD,
+            format!(
+                "role {name} does not exist in the operator's AWS account: create it with a trust policy for {} (see deploy/iam/), or let the operator create one with spec.role.create",
+                policies::PINPOINT_PRINCIPAL
+            ),
+        )),
+        Some(role) if role.arn != role_arn => Some(Problem::new(
+            Failure::RoleNotFound,
+            FIELD,
+            format!(
+                "no role has the ARN {role_arn}; the role named {name} is {}: fix the ARN (account and path)",
+                role.arn
+            ),
+        )),
+        Some(role) if !policies::trusts_pinpoint(&role.trust_policy) => Some(Problem::new(
+            Failure::RoleNotTrusted,
+            FIELD,
+            format!(
+                "role {role_arn} does not trust Pinpoint: its trust policy must allow {} to call sts:AssumeRole (see deploy/iam/)",
+                policies::PINPOINT_PRINCIPAL
+            ),
+        )),
+        Some(_) => None,
+    };
+    if problem.is_none() {
+        passed.remember(key);
+    }
+    Ok(problem)
+}
+
+async fn check_campaign(
+    account: &dyn Account,
+    passed: &Passed,
+    campaign_arn: &str,
+) -> Result<Option<Problem>, AwsError> {
+    const FIELD: &str = "spec.campaignArn";
+    let region = arn_region(campaign_arn).unwrap_or_default();
+    let key = format!("campaign {campaign_arn}");
+    if passed.recently(&key) {
+        return Ok(None);
+    }
+    let problem = match account.describe_campaign(region, campaign_arn).await? {
+        None => Some(Problem::new(
+            Failure::CampaignNotFound,
+            FIELD,
+            format!(
+                "campaign {campaign_arn} does not exist in {region}, or the operator may not see it: check the name, account and Region in the ARN"
+            ),
+        )),
+        Some(c) if c.status != "ACTIVE" => Some(Problem::new(
+            Failure::CampaignNotActive,
+            FIELD,
+            if c.status.contains("FAILED") {
+                format!(
+                    "campaign {campaign_arn} is {}: Pinpoint can use only an ACTIVE campaign; fix or re-create it in Amazon Personalize",
+                    c.status
+                )
+            } else {
+                format!(
+                    "campaign {campaign_arn} is {}, not ACTIVE: Pinpoint can use only an ACTIVE campaign; the model is published when it becomes ACTIVE",
+                    c.status
+                )
+            },
+        )),
+        Some(_) => None,
+    };
+    if problem.is_none() {
+        passed.remember(key);
+    }
+    Ok(problem)
+}
+
+async fn check_function(
+    account: &dyn Account,
+    passed: &Passed,
+    region: &str,
+    account_id: &str,
+    function: &str,
+) -> Result<Option<Problem>, AwsError> {
+    const FIELD: &str = "spec.processing.lambda.function";
+    let key = format!("function {region} {function}");
+    if passed.recently(&key) {
+        return Ok(None);
+    }
+    if !account.function_exists(region, function).await? {
+        return Ok(Some(Problem::new(
+            Failure::LambdaNotFound,
+            FIELD,
+            format!(
+                "Lambda function {function} does not exist in {region}, the campaign's Region: Pinpoint, the campaign and the function share one Region"
+            ),
+        )));
+    }
+    let principal = format!("pinpoint.{region}.amazonaws.com");
+    let invokable = account
+        .function_policy(region, function)
+        .await?
+        .is_some_and(|p| policies::pinpoint_may_invoke(&p, region));
+    if !invokable {
+        return Ok(Some(Problem::new(
+            Failure::LambdaNotInvokable,
+            FIELD,
+            format!(
+                "the resource policy of Lambda function {function} does not let {principal} invoke it: aws lambda add-permission --region {region} --function-name {function} --statement-id pinpoint --action lambda:InvokeFunction --principal {principal} --source-arn 'arn:aws:mobiletargeting:{region}:{account_id}:apps/*'"
+            ),
+        )));
+    }
+    passed.remember(key);
+    Ok(None)
+}
