@@ -5,7 +5,13 @@
 -- Reasons that only a change to the spec (or to IAM) can fix: retrying will not help.
 local terminal = {
   InvalidSpec = true,
-  RoleCreateNotSupported = true,
+  -- Checks before publishing that need the user to act (CampaignNotActive resolves by itself).
+  CampaignNotFound = true,
+  LambdaNotFound = true,
+  LambdaNotInvokable = true,
+  RoleNotFound = true,
+  RoleNotTrusted = true,
+  RoleNotOwned = true,
   Rejected = true,
   AccessDenied = true,
   -- Needs a slot freed in the account; the operator proceeds by itself once one is.
