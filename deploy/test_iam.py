@@ -68,11 +68,21 @@ def test_role_creation_writes_only_roles_tagged_as_the_operators():
         actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
         writes = [a for a in actions if a not in ("iam:GetRole", "personalize:DescribeCampaign")]
         if writes:
-            (condition,) = s["Condition"].values()
-            assert list(condition.values()) == ["recommender-operator"], s["Sid"]
-            assert list(condition)[0].endswith("Tag/app.kubernetes.io/managed-by"), s["Sid"]
+            # Only under the operator's path, so it cannot tag its way into other roles.
+            assert s["Resource"] == "arn:aws:iam::ACCOUNT_ID:role/recommender-operator/*", s["Sid"]
+            tag = s["Condition"]["StringEquals"]
+            assert list(tag.values()) == ["recommender-operator"], s["Sid"]
+            assert list(tag)[0].endswith("Tag/app.kubernetes.io/managed-by"), s["Sid"]
+    (create,) = [s for s in statements if "iam:CreateRole" in s["Action"]]
+    assert create["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [
+        "app.kubernetes.io/managed-by",
+        "pinpoint.recommenders.dev/owner",
+    ]
 
 
-def test_the_role_tag_the_policy_relies_on_is_the_one_the_operator_sets():
-    source = (IAM.parent.parent / "src" / "role.rs").read_text()
-    assert '"app.kubernetes.io/managed-by".to_owned(),\n                        "recommender-operator".to_owned(),' in source
+def test_the_tags_and_path_the_policy_relies_on_are_the_operators():
+    root = IAM.parent.parent
+    role = (root / "src" / "role.rs").read_text()
+    assert 'pub const OWNER_TAG: &str = "pinpoint.recommenders.dev/owner";' in role
+    assert '"app.kubernetes.io/managed-by".to_owned(),\n                        "recommender-operator".to_owned(),' in role
+    assert 'role_path: "/recommender-operator/".to_owned()' in (root / "src" / "account.rs").read_text()

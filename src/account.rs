@@ -15,7 +15,7 @@ use crate::aws::{AwsError, AwsErrorKind, IAM, LAMBDA, PERSONALIZE, classify};
 /// A Personalize campaign, as far as the checks need it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Campaign {
-    /// `ACTIVE`, `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_FAILED`, ...
+    /// `ACTIVE`, `CREATE PENDING`, `CREATE IN_PROGRESS`, `CREATE FAILED`, ...
     pub status: String,
     pub solution_version_arn: Option<String>,
 }
@@ -337,7 +337,7 @@ impl Default for AccountSettings {
     fn default() -> Self {
         Self {
             checks: true,
-            role_path: "/".to_owned(),
+            role_path: "/recommender-operator/".to_owned(),
             permissions_boundary: None,
         }
     }

@@ -206,10 +206,11 @@ pub struct RecommenderModelStatus {
     /// The IAM role in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
-    /// The IAM role the operator created for this model (`spec.role.create`): deleted with the
-    /// model under deletionPolicy Delete, or when the model stops using it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_role_arn: Option<String>,
+    /// The IAM roles the operator created for this model (`spec.role.create`), recorded the
+    /// moment they exist: under deletionPolicy Delete, deleted with the model, or once the model
+    /// has published with another role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_role_arns: Vec<String>,
     /// When Pinpoint created the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_date: Option<String>,

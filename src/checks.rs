@@ -234,7 +234,7 @@ async fn check_function(
             Failure::LambdaNotInvokable,
             FIELD,
             format!(
-                "the resource policy of Lambda function {function} does not let {principal} invoke it: aws lambda add-permission --region {region} --function-name {function} --statement-id pinpoint --action lambda:InvokeFunction --principal {principal} --source-arn 'arn:aws:mobiletargeting:{region}:{account_id}:apps/*'"
+                "the resource policy of Lambda function {function} does not let {principal} invoke it: aws lambda add-permission --region {region} --function-name {function} --statement-id pinpoint --action lambda:InvokeFunction --principal {principal} --source-arn 'arn:aws:mobiletargeting:{region}:{account_id}:/apps/*'"
             ),
         )));
     }

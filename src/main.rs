@@ -49,7 +49,8 @@ struct RunArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     prepublish_checks: bool,
     /// IAM path of the roles the operator creates (spec.role.create), such as /pinpoint/.
-    #[arg(long, default_value = "/", value_parser = role_path)]
+    /// The operator's IAM permissions (deploy/iam/) allow writes under this path only.
+    #[arg(long, default_value = "/recommender-operator/", value_parser = role_path)]
     role_path: String,
     /// Managed policy ARN set as the permissions boundary of the roles the operator creates.
     #[arg(long)]

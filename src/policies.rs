@@ -43,7 +43,12 @@ pub fn trust_policy(partition: &str, account: &str) -> String {
             "Action": "sts:AssumeRole",
             "Condition": {
                 "StringEquals": { "AWS:SourceAccount": account },
-                "ArnLike": { "AWS:SourceArn": format!("arn:{partition}:mobiletargeting:*:{account}:apps/*") }
+                // Projects (as the API reference writes it) and recommender configurations (as
+                // some of the Pinpoint guide does): either form of source ARN matches.
+                "ArnLike": { "AWS:SourceArn": [
+                    format!("arn:{partition}:mobiletargeting:*:{account}:apps/*"),
+                    format!("arn:{partition}:mobiletargeting:*:{account}:recommenders/*"),
+                ] }
             }
         }]
     })
@@ -175,7 +180,10 @@ mod tests {
         );
         assert_eq!(
             condition["ArnLike"]["AWS:SourceArn"],
-            "arn:aws:mobiletargeting:*:123456789012:apps/*"
+            json!([
+                "arn:aws:mobiletargeting:*:123456789012:apps/*",
+                "arn:aws:mobiletargeting:*:123456789012:recommenders/*"
+            ])
         );
     }
 

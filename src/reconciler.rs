@@ -410,13 +410,21 @@ async fn publish<P: Pinpoint>(
                 role::expected_arn(&spec.campaign_arn, &aws.settings.role_path, &create.name);
             // Asked before the role is made, so a namespace cannot make roles it may not use.
             allowed(guards.roles, &namespace, &expected)?;
-            if status.created_role_arn.as_deref() == Some(expected.as_str())
-                && known_generation == model.metadata.generation
-            {
-                expected
+            // Made or checked on an earlier pass of this generation: IAM is not asked again.
+            let known = status.role_arn.clone().filter(|arn| {
+                known_generation == model.metadata.generation
+                    && role::name_of(arn) == create.name
+                    && status.created_role_arns.contains(arn)
+            });
+            if let Some(arn) = known {
+                arn
             } else {
                 match role::ensure(aws, &owner, &create.name, &spec.campaign_arn).await? {
                     Ok((arn, created)) => {
+                        // Recorded at once, so no later failure can orphan it.
+                        if !status.created_role_arns.contains(&arn) {
+                            status.created_role_arns.push(arn.clone());
+                        }
                         if created {
                             notes.push(Note::normal(
                                 "RoleCreated",
@@ -569,8 +577,9 @@ async fn check_account(
     }
 }
 
-/// Once the configuration uses the role the spec asks for, a role the operator created earlier
-/// and no longer used (the spec switched roles) is deleted, or under `Retain` let go.
+/// Once the configuration is published with the role in use, the roles the operator created
+/// earlier for this model and no longer uses (the spec switched roles) are deleted under
+/// `Delete` (kept under `Retain`).
 async fn retire_created_role(
     model: &RecommenderModel,
     aws: &AccountServices,
@@ -578,15 +587,19 @@ async fn retire_created_role(
     status: &mut RecommenderModelStatus,
     notes: &mut Vec<Note>,
 ) -> Result<(), Error> {
-    let in_use = model.spec.role.create.as_ref().and(status.role_arn.clone());
-    if let Some(old) = status.created_role_arn.clone()
-        && Some(&old) != in_use.as_ref()
-        && model.spec.deletion_policy == DeletionPolicy::Delete
-        && let Some(note) = delete_role_note(aws, owner, &old).await?
-    {
-        notes.push(note);
+    if model.spec.deletion_policy == DeletionPolicy::Retain {
+        return Ok(());
     }
-    status.created_role_arn = in_use;
+    let unused: Vec<String> = status
+        .created_role_arns
+        .iter()
+        .filter(|arn| Some(*arn) != status.role_arn.as_ref())
+        .cloned()
+        .collect();
+    for arn in unused {
+        notes.extend(delete_role_note(aws, owner, &arn).await?);
+        status.created_role_arns.retain(|a| *a != arn);
+    }
     Ok(())
 }
 
@@ -605,7 +618,7 @@ async fn delete_role_note(
         role::Deleted::NotOurs => Some(Note::warning(
             "RoleKept",
             format!(
-                "kept IAM role {arn}: it no longer carries this model's {} tag",
+                "kept IAM role {arn}: the role of that name is no longer the one the operator created for this model (another ARN, or no {} tag for it)",
                 role::OWNER_TAG
             ),
         )),
@@ -629,25 +642,31 @@ pub async fn delete_created_roles(
     let recorded = model
         .status
         .as_ref()
-        .and_then(|s| s.created_role_arn.clone());
+        .map(|s| s.created_role_arns.clone())
+        .unwrap_or_default();
     let mut notes = Vec::new();
-    if let Some(arn) = &recorded {
+    for arn in &recorded {
         notes.extend(delete_role_note(aws, &owner, arn).await?);
     }
+    // A role made by a pass whose status write was lost carries this model's tag but is not
+    // recorded: look for it by the spec's name, best effort (it may never have been made).
     if let Some(create) = &model.spec.role.create {
         let expected = role::expected_arn(
             &model.spec.campaign_arn,
             &aws.settings.role_path,
             &create.name,
         );
-        // Only if it is this model's: a role of the same name made by someone else stays.
-        if recorded.as_ref() != Some(&expected)
-            && role::delete(aws, &owner, &expected).await? == role::Deleted::Deleted
-        {
-            notes.push(Note::normal(
-                "RoleDeleted",
-                format!("deleted IAM role {expected}, which the operator created"),
-            ));
+        if !recorded.contains(&expected) {
+            match role::delete(aws, &owner, &expected).await {
+                Ok(role::Deleted::Deleted) => notes.push(Note::normal(
+                    "RoleDeleted",
+                    format!("deleted IAM role {expected}, which the operator created"),
+                )),
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = %e, role = %expected, "could not look for an unrecorded role")
+                }
+            }
         }
     }
     Ok(notes)
@@ -993,12 +1012,8 @@ async fn cleanup<P: Pinpoint>(
         Err(e) => {
             // Say why deletion is held up; the finalizer stays until Pinpoint answers.
             let mut status = model.status.clone().unwrap_or_default();
-            let update = ConditionUpdate::new(
-                READY,
-                false,
-                e.reason(),
-                format!("deleting the configuration failed: {e}"),
-            );
+            let update =
+                ConditionUpdate::new(READY, false, e.reason(), format!("deleting failed: {e}"));
             status.conditions = set_conditions(
                 &status.conditions,
                 &[update],
@@ -1010,10 +1025,7 @@ async fn cleanup<P: Pinpoint>(
             }
             publish_notes(
                 &model,
-                &[Note::warning(
-                    e.reason(),
-                    format!("deleting the configuration failed: {e}"),
-                )],
+                &[Note::warning(e.reason(), format!("deleting failed: {e}"))],
                 ctx,
             )
             .await;
@@ -1047,6 +1059,19 @@ async fn unreadable<P: Pinpoint>(
             return Ok(Action::await_change());
         }
         let retain = raw("/spec/deletionPolicy").as_deref() == Some("Retain");
+        let mut notes = Vec::new();
+        if !retain {
+            let owner = format!("{namespace}/{name}");
+            let created = object
+                .data
+                .pointer("/status/createdRoleArns")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default();
+            for arn in created.iter().filter_map(|v| v.as_str()) {
+                notes.extend(delete_role_note(&ctx.account, &owner, arn).await?);
+            }
+        }
         let note = match (raw("/status/configurationId"), raw("/status/region")) {
             (Some(id), Some(region)) if !retain => {
                 let existed = ctx.pinpoint.delete(&region, &id).await?;
@@ -1068,12 +1093,9 @@ async fn unreadable<P: Pinpoint>(
                 "nothing was published; nothing to delete".to_owned(),
             ),
         };
-        publish_event(&reference, &note, ctx).await;
-        if let Some(arn) = raw("/status/createdRoleArn").filter(|_| !retain) {
-            let owner = format!("{namespace}/{name}");
-            if let Some(note) = delete_role_note(&ctx.account, &owner, &arn).await? {
-                publish_event(&reference, &note, ctx).await;
-            }
+        notes.insert(0, note);
+        for note in &notes {
+            publish_event(&reference, note, ctx).await;
         }
         let finalizers: Vec<&String> = object
             .finalizers()

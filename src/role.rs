@@ -19,6 +19,11 @@ pub const OWNER_TAG: &str = "pinpoint.recommenders.dev/owner";
 pub const POLICY_NAME: &str = "recommender-operator-personalize";
 const FIELD: &str = "spec.role.create.name";
 
+/// A role's name: the last part of its ARN.
+pub fn name_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or_default()
+}
+
 /// The ARN the role will have: in the campaign's account (the Pinpoint project's), under the
 /// operator's role path.
 pub fn expected_arn(campaign_arn: &str, path: &str, name: &str) -> String {
@@ -112,14 +117,15 @@ pub async fn ensure(
 pub enum Deleted {
     Deleted,
     AlreadyGone,
-    /// The role no longer carries this model's tag: someone else owns it now.
+    /// The role by that name is not the one recorded (another ARN), or no longer carries this
+    /// model's tag: it is not the operator's to delete.
     NotOurs,
 }
 
 /// Deletes a role the operator created for `owner`, if it still is that model's.
 pub async fn delete(aws: &AccountServices, owner: &str, arn: &str) -> Result<Deleted, AwsError> {
     let account = aws.client.as_ref();
-    let name = arn.rsplit('/').next().unwrap_or_default();
+    let name = name_of(arn);
     match account.get_role(name).await? {
         None => Ok(Deleted::AlreadyGone),
         Some(role)

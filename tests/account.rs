@@ -77,9 +77,9 @@ async fn creates_the_role_with_pinpoints_trust_and_least_privilege_then_publishe
 
     let outcome = run(&m, &emulator, &account).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
-    let arn = "arn:aws:iam::123456789012:role/PinpointMovieRecs";
+    let arn = "arn:aws:iam::123456789012:role/recommender-operator/PinpointMovieRecs";
     assert_eq!(outcome.status.role_arn.as_deref(), Some(arn));
-    assert_eq!(outcome.status.created_role_arn.as_deref(), Some(arn));
+    assert_eq!(outcome.status.created_role_arns, [arn]);
     let reasons: Vec<&str> = outcome.notes.iter().map(|n| n.reason).collect();
     assert_eq!(reasons, ["RoleCreated", "Created"]);
 
@@ -93,9 +93,10 @@ async fn creates_the_role_with_pinpoints_trust_and_least_privilege_then_publishe
         "123456789012"
     );
     assert_eq!(
-        trust["Condition"]["ArnLike"]["AWS:SourceArn"],
+        trust["Condition"]["ArnLike"]["AWS:SourceArn"][0],
         "arn:aws:mobiletargeting:*:123456789012:apps/*"
     );
+    assert_eq!(created["path"], "/recommender-operator/");
     assert_eq!(
         created["tags"]["pinpoint.recommenders.dev/owner"],
         "marketing/movie-recs"
@@ -135,12 +136,19 @@ async fn a_created_role_is_reused_not_made_twice() {
     assert!(again.notes.is_empty(), "{:?}", again.notes);
     assert_eq!(emulator.calls("GetRole").await, get_roles);
 
-    // A spec change looks again and refreshes the policy, but makes no second role; nor does a
-    // model that lost its status (re-applied after a Retain) with the same name.
+    // A spec change looks again and refreshes the policy (here: for the campaign in another
+    // Region), but makes no second role; nor does a model that lost its status (re-applied
+    // after a Retain) with the same name.
     m.metadata.generation = Some(2);
-    m.spec.recommendations_per_message = 4;
+    m.spec.campaign_arn = "arn:aws:personalize:eu-west-1:123456789012:campaign/movies".into();
     let changed = run(&m, &emulator, &account).await;
     assert!(changed.result.is_ok(), "{:?}", changed.result);
+    let roles = emulator.roles().await;
+    let policy = &role(&roles, "PinpointMovieRecs").expect("role")["inlinePolicies"]["recommender-operator-personalize"];
+    assert_eq!(
+        policy["Statement"][1]["Resource"],
+        "arn:aws:personalize:eu-west-1:123456789012:campaign/movies"
+    );
     m.status = None;
     let fresh = run(&m, &emulator, &account).await;
     assert!(fresh.result.is_ok(), "{:?}", fresh.result);
@@ -225,7 +233,7 @@ async fn switching_roles_deletes_the_one_the_operator_made_once_the_new_one_is_p
     m.spec.role.arn = Some("arn:aws:iam::123456789012:role/PinpointPersonalize".into());
     let switched = run(&m, &emulator, &account).await;
     assert!(switched.result.is_ok(), "{:?}", switched.result);
-    assert_eq!(switched.status.created_role_arn, None);
+    assert!(switched.status.created_role_arns.is_empty());
     let reasons: Vec<&str> = switched.notes.iter().map(|n| n.reason).collect();
     assert!(reasons.contains(&"RoleDeleted"), "{reasons:?}");
     assert!(role(&emulator.roles().await, "FirstRole").is_none());
@@ -420,4 +428,100 @@ async fn an_unavailable_service_is_retried_not_reported_as_a_bad_spec() {
     assert!(outcome.status.validation_errors.is_empty());
     assert_eq!(reason(&outcome, VALIDATED), "Valid");
     assert_eq!(reason(&outcome, READY), "AwsUnavailable");
+}
+
+#[tokio::test]
+async fn switching_from_create_to_the_same_role_by_arn_keeps_the_role() {
+    let emulator = emulator().await;
+    let account = emulator.account(true);
+    let mut m = creating_role("Shared");
+    let first = run(&m, &emulator, &account).await;
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    let arn = first.status.role_arn.clone().expect("role ARN");
+    m.status = Some(first.status);
+    m.metadata.generation = Some(2);
+    m.spec.role.create = None;
+    m.spec.role.arn = Some(arn.clone());
+    let switched = run(&m, &emulator, &account).await;
+    assert!(switched.result.is_ok(), "{:?}", switched.result);
+    assert!(
+        role(&emulator.roles().await, "Shared").is_some(),
+        "the role in use stays"
+    );
+    assert_eq!(switched.status.created_role_arns, [arn]);
+    assert_eq!(emulator.calls("DeleteRole").await, 0);
+}
+
+#[tokio::test]
+async fn a_role_made_before_a_failed_check_is_not_orphaned_by_a_rename() {
+    let emulator = emulator().await;
+    let account = emulator.account(true);
+    let mut m = model("lambda by ARN");
+    m.spec.role.arn = None;
+    m.spec.role.create = Some(RoleCreate {
+        name: "Before".into(),
+    });
+    m.spec.processing.lambda.as_mut().expect("lambda").function =
+        "arn:aws:lambda:us-east-1:123456789012:function:absent".into();
+    let failed = run(&m, &emulator, &account).await;
+    assert_eq!(reason(&failed, READY), "LambdaNotFound");
+    assert_eq!(failed.status.created_role_arns.len(), 1, "recorded at once");
+    m.status = Some(failed.status);
+
+    m.metadata.generation = Some(2);
+    m.spec.role.create = Some(RoleCreate {
+        name: "After".into(),
+    });
+    m.spec.processing.lambda.as_mut().expect("lambda").function =
+        "arn:aws:lambda:us-east-1:123456789012:function:enrich".into();
+    let published = run(&m, &emulator, &account).await;
+    assert!(published.result.is_ok(), "{:?}", published.result);
+    let roles = emulator.roles().await;
+    assert!(
+        role(&roles, "Before").is_none(),
+        "the unused role was deleted"
+    );
+    assert!(role(&roles, "After").is_some());
+    assert_eq!(published.status.created_role_arns.len(), 1);
+}
+
+#[tokio::test]
+async fn a_role_made_for_another_model_is_named_in_the_refusal() {
+    let emulator = emulator().await;
+    let account = emulator.account(true);
+    let first = creating_role("Taken");
+    assert!(run(&first, &emulator, &account).await.result.is_ok());
+    let mut second = creating_role("Taken");
+    second.metadata.name = Some("rival".into());
+    second.spec.name = Some("rival".into());
+    let refused = run(&second, &emulator, &account).await;
+    assert_eq!(reason(&refused, READY), "RoleNotOwned");
+    let message = &refused.status.validation_errors[0].message;
+    assert!(message.contains("marketing/movie-recs"), "{message}");
+}
+
+#[tokio::test]
+async fn the_role_needs_the_campaign_to_exist_first() {
+    let emulator = emulator().await;
+    let mut m = creating_role("NoCampaignYet");
+    m.spec.campaign_arn = "arn:aws:personalize:us-east-1:123456789012:campaign/series".into();
+    let outcome = run(&m, &emulator, &emulator.account(false)).await;
+    assert_eq!(reason(&outcome, READY), "CampaignNotFound");
+    assert_eq!(emulator.calls("CreateRole").await, 0);
+}
+
+#[tokio::test]
+async fn the_checks_also_guard_an_update() {
+    let emulator = emulator().await;
+    let account = emulator.account(true);
+    let mut m = model("lambda by ARN");
+    let first = run(&m, &emulator, &account).await;
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    m.status = Some(first.status);
+    m.metadata.generation = Some(2);
+    m.spec.processing.lambda.as_mut().expect("lambda").function =
+        "arn:aws:lambda:us-east-1:123456789012:function:absent".into();
+    let update = run(&m, &emulator, &account).await;
+    assert_eq!(reason(&update, READY), "LambdaNotFound");
+    assert_eq!(emulator.calls("UpdateRecommenderConfiguration").await, 0);
 }

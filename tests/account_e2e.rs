@@ -40,9 +40,9 @@ fn the_operator_creates_reuses_and_deletes_the_roles_it_makes() {
     env.wait_condition("retained", "Ready", 120);
 
     let object = env.model("deleted");
-    let arn = "arn:aws:iam::123456789012:role/RecsDeleted";
+    let arn = "arn:aws:iam::123456789012:role/recommender-operator/RecsDeleted";
     assert_eq!(object["status"]["roleArn"], arn);
-    assert_eq!(object["status"]["createdRoleArn"], arn);
+    assert_eq!(object["status"]["createdRoleArns"], json!([arn]));
     let made = role(&env, "RecsDeleted").expect("the role was created");
     assert_eq!(
         made["tags"]["pinpoint.recommenders.dev/owner"],
@@ -76,8 +76,8 @@ fn the_operator_creates_reuses_and_deletes_the_roles_it_makes() {
     env.wait_condition("retained", "Ready", 120);
     assert_eq!(env.calls("CreateRole"), 2, "the role was reused");
     assert_eq!(
-        env.model("retained")["status"]["createdRoleArn"],
-        "arn:aws:iam::123456789012:role/RecsRetained"
+        env.model("retained")["status"]["createdRoleArns"],
+        json!(["arn:aws:iam::123456789012:role/recommender-operator/RecsRetained"])
     );
 
     // A role the operator did not make is neither taken over nor deleted.
