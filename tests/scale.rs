@@ -113,9 +113,17 @@ fn a_minute_long_outage_shows_and_heals_without_a_restart() {
     let env = TestEnv::without_operator("outage");
     let mut operator = env.spawn_operator(&[]);
     operator.wait_for_log("controller started", Duration::from_secs(60));
-    // Pinpoint goes away: every connection breaks.
+    // Pinpoint goes away: every connection to it breaks (IAM, Personalize and Lambda stay).
     let outage = Instant::now();
-    env.fault(json!({"operation": "*", "drop": true}));
+    for operation in [
+        "CreateRecommenderConfiguration",
+        "GetRecommenderConfiguration",
+        "GetRecommenderConfigurations",
+        "UpdateRecommenderConfiguration",
+        "DeleteRecommenderConfiguration",
+    ] {
+        env.fault(json!({"operation": operation, "drop": true}));
+    }
     apply_all(&env, &models(5, "o"));
     wait_until(
         Duration::from_secs(120),
