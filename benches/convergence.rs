@@ -729,7 +729,10 @@ impl Bench {
                 "127.0.0.1:0".into(),
                 format!("--max-configurations={}", n + 100),
                 "--seed".into(),
-                format!("{}/examples/aws-account.json", env!("CARGO_MANIFEST_DIR")),
+                format!(
+                    "{}/examples/emulator/account.json",
+                    env!("CARGO_MANIFEST_DIR")
+                ),
             ],
             &[],
             self.plane.dir.join(format!("{label}-emulator.log")),

@@ -121,7 +121,7 @@ up() {
   say "starting the Pinpoint emulator and the operator"
   # The emulated account holds the campaign, role and Lambda function the examples name.
   start emulator "$target/debug/pinpoint-emulator" --listen "127.0.0.1:$EMULATOR_PORT" \
-    --seed examples/aws-account.json
+    --seed examples/emulator/account.json
   wait_for "the emulator" 30 grep -q "listening on" "$DEMO_DIR/emulator.log"
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
     start operator "$target/debug/recommender-operator" run \
@@ -133,7 +133,7 @@ up() {
   "$kubectl" create namespace "$NAMESPACE" --dry-run=client -o yaml | "$kubectl" apply -f - >/dev/null
   "$kubectl" apply -n "$NAMESPACE" -f examples/
   "$kubectl" wait -n "$NAMESPACE" --for=condition=Ready --timeout=120s \
-    recommendermodel/movie-recs recommendermodel/movie-recs-enriched
+    recommendermodel/movie-recs recommendermodel/movie-recs-enriched recommendermodel/series-recs
   "$kubectl" wait -n "$NAMESPACE" --for=condition=Validated=false --timeout=120s recommendermodel/frankfurt-recs
   echo
   "$kubectl" get recommendermodels -A

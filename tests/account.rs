@@ -41,9 +41,9 @@ async fn emulator() -> Emulator {
     let emulator = Emulator::start().await;
     let seed = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/aws-account.json"
+        "/examples/emulator/account.json"
     ))
-    .expect("read examples/aws-account.json");
+    .expect("read examples/emulator/account.json");
     emulator
         .seed(serde_json::from_str(&seed).expect("the seed is JSON"))
         .await;

@@ -30,7 +30,11 @@ const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/");
 
 #[test]
 fn valid_examples_exit_zero() {
-    for file in ["movie-recs.yaml", "movie-recs-enriched.yaml"] {
+    for file in [
+        "movie-recs.yaml",
+        "movie-recs-enriched.yaml",
+        "series-recs-own-role.yaml",
+    ] {
         let out = run(&["validate", &format!("{EXAMPLES}{file}")], "");
         assert_eq!(out.status.code(), Some(0), "{file}: {}", stdout(&out));
         assert!(stdout(&out).is_empty());

@@ -530,7 +530,10 @@ impl TestEnv {
         plane.kubectl_ok(&["create", "namespace", &namespace]);
 
         // The account every example and test model uses: its campaigns, roles and functions.
-        let seed = format!("{}/examples/aws-account.json", env!("CARGO_MANIFEST_DIR"));
+        let seed = format!(
+            "{}/examples/emulator/account.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut emulator = Process::start(
             "pinpoint-emulator",
             &workspace_bin("pinpoint-emulator"),

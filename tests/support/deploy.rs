@@ -414,7 +414,10 @@ pub fn start_emulator(plane: &ControlPlane, name: &str) -> (Process, String) {
             "--credentials".into(),
             format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"),
             "--seed".into(),
-            format!("{}/examples/aws-account.json", env!("CARGO_MANIFEST_DIR")),
+            format!(
+                "{}/examples/emulator/account.json",
+                env!("CARGO_MANIFEST_DIR")
+            ),
         ],
         &[],
         plane.dir.join(format!("{name}-emulator.log")),
