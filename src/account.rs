@@ -4,13 +4,16 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use aws_config::{Region, SdkConfig};
 use futures::future::BoxFuture;
 
-use crate::aws::{AwsError, AwsErrorKind, IAM, LAMBDA, PERSONALIZE, classify};
+use crate::{
+    aws::{AwsError, AwsErrorKind, IAM, LAMBDA, PERSONALIZE, classify},
+    telemetry::Metrics,
+};
 
 /// A Personalize campaign, as far as the checks need it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +89,7 @@ pub trait Account: Send + Sync + 'static {
 pub struct SdkAccount {
     base: SdkConfig,
     endpoint_url: Option<String>,
+    metrics: Option<Arc<Metrics>>,
     iam: aws_sdk_iam::Client,
     personalize: Mutex<HashMap<String, aws_sdk_personalize::Client>>,
     lambda: Mutex<HashMap<String, aws_sdk_lambda::Client>>,
@@ -95,16 +99,25 @@ pub struct SdkAccount {
 const IAM_REGION: &str = "us-east-1";
 
 impl SdkAccount {
-    /// `endpoint_url` replaces every one of the three services' endpoints (an emulator).
-    pub fn new(base: SdkConfig, endpoint_url: Option<String>) -> Self {
+    /// `endpoint_url` replaces every one of the three services' endpoints (an emulator);
+    /// `metrics` counts every HTTP attempt.
+    pub fn new(
+        base: SdkConfig,
+        endpoint_url: Option<String>,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
         let mut iam = aws_sdk_iam::config::Builder::from(&base).region(Region::new(IAM_REGION));
         if let Some(url) = &endpoint_url {
             iam = iam.endpoint_url(url);
+        }
+        if let Some(metrics) = &metrics {
+            iam = iam.interceptor(CountAttempts::new(IAM, metrics));
         }
         Self {
             iam: aws_sdk_iam::Client::from_conf(iam.build()),
             base,
             endpoint_url,
+            metrics,
             personalize: Mutex::default(),
             lambda: Mutex::default(),
         }
@@ -119,6 +132,9 @@ impl SdkAccount {
                     .region(Region::new(region.to_owned()));
                 if let Some(url) = &self.endpoint_url {
                     config = config.endpoint_url(url);
+                }
+                if let Some(metrics) = &self.metrics {
+                    config = config.interceptor(CountAttempts::new(PERSONALIZE, metrics));
                 }
                 aws_sdk_personalize::Client::from_conf(config.build())
             })
@@ -135,9 +151,58 @@ impl SdkAccount {
                 if let Some(url) = &self.endpoint_url {
                     config = config.endpoint_url(url);
                 }
+                if let Some(metrics) = &self.metrics {
+                    config = config.interceptor(CountAttempts::new(LAMBDA, metrics));
+                }
                 aws_sdk_lambda::Client::from_conf(config.build())
             })
             .clone()
+    }
+}
+
+/// Counts each HTTP attempt with the status it got. One type serves the three SDKs: their
+/// interceptor traits are the same smithy trait.
+struct CountAttempts {
+    service: &'static str,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for CountAttempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CountAttempts({})", self.service)
+    }
+}
+
+impl CountAttempts {
+    fn new(service: &'static str, metrics: &Arc<Metrics>) -> Self {
+        Self {
+            service,
+            metrics: metrics.clone(),
+        }
+    }
+}
+
+impl aws_sdk_iam::config::Intercept for CountAttempts {
+    fn name(&self) -> &'static str {
+        "CountAttempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_sdk_iam::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_sdk_iam::config::RuntimeComponents,
+        cfg: &mut aws_sdk_iam::config::ConfigBag,
+    ) -> Result<(), aws_sdk_iam::error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        let status = context
+            .response()
+            .map(|r| r.status().as_u16().to_string())
+            .unwrap_or_else(|| "none".to_owned());
+        self.metrics.aws_attempt(self.service, operation, status);
+        Ok(())
     }
 }
 

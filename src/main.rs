@@ -146,7 +146,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.pinpoint_burst,
     );
     let account = AccountServices::new(
-        Box::new(SdkAccount::new(aws_config, args.aws_endpoint_url)),
+        Box::new(SdkAccount::new(
+            aws_config,
+            args.aws_endpoint_url,
+            Some(metrics.clone()),
+        )),
         AccountSettings {
             checks: args.prepublish_checks,
             role_path: args.role_path,

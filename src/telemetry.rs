@@ -86,6 +86,13 @@ struct OperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AwsAttemptLabels {
+    service: &'static str,
+    operation: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptLabels {
     operation: String,
 }
@@ -106,6 +113,7 @@ pub struct Metrics {
     models: Family<ReadyLabels, Gauge>,
     pinpoint_requests: Family<CallLabels, Counter>,
     pinpoint_attempts: Family<AttemptLabels, Counter>,
+    aws_attempts: Family<AwsAttemptLabels, Counter>,
     leader: Gauge,
     pinpoint_latency: Family<OperationLabels, Histogram>,
     /// Each model's (Ready status, reason), to keep the gauge exact.
@@ -170,6 +178,12 @@ impl Default for Metrics {
             "HTTP attempts to Pinpoint by operation, the SDK's own retries included",
             pinpoint_attempts.clone(),
         );
+        let aws_attempts = Family::<AwsAttemptLabels, Counter>::default();
+        registry.register(
+            "recommender_operator_aws_attempts",
+            "HTTP attempts to IAM, Personalize and Lambda by service, operation and HTTP status (none: no answer)",
+            aws_attempts.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader_election_master_status",
@@ -181,6 +195,7 @@ impl Default for Metrics {
             leader,
             pinpoint_requests,
             pinpoint_attempts,
+            aws_attempts,
             pinpoint_latency,
             reconcile_total,
             reconcile_errors,
@@ -260,6 +275,17 @@ impl Metrics {
     pub fn pinpoint_attempt(&self, operation: String) {
         self.pinpoint_attempts
             .get_or_create(&AttemptLabels { operation })
+            .inc();
+    }
+
+    /// Records one HTTP attempt to IAM, Personalize or Lambda.
+    pub fn aws_attempt(&self, service: &'static str, operation: String, status: String) {
+        self.aws_attempts
+            .get_or_create(&AwsAttemptLabels {
+                service,
+                operation,
+                status,
+            })
             .inc();
     }
 

@@ -33,7 +33,7 @@ fn role(env: &TestEnv, name: &str) -> Option<Value> {
 
 #[test]
 fn the_operator_creates_reuses_and_deletes_the_roles_it_makes() {
-    let env = TestEnv::new("roles");
+    let mut env = TestEnv::new("roles");
     env.apply_ok(&creating_role("deleted", "RecsDeleted", "Delete"));
     env.apply_ok(&creating_role("retained", "RecsRetained", "Retain"));
     env.wait_condition("deleted", "Ready", 120);
@@ -62,6 +62,13 @@ fn the_operator_creates_reuses_and_deletes_the_roles_it_makes() {
         env.event_reasons(Some("involvedObject.name=deleted"))
             .contains("RoleCreated")
     );
+    let (_, metrics) = env.operator_get("metrics", "/metrics");
+    for line in [
+        r#"recommender_operator_aws_attempts_total{service="IAM",operation="CreateRole",status="200"} 2"#,
+        r#"recommender_operator_aws_attempts_total{service="Personalize",operation="DescribeCampaign",status="200"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
 
     // Delete: the configuration and the role go with the model.
     env.kubectl_ok(&["delete", "recmodel", "deleted", "--timeout=120s"]);

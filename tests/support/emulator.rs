@@ -66,7 +66,7 @@ impl Emulator {
     /// settings except `checks`.
     pub fn account(&self, checks: bool) -> AccountServices {
         AccountServices::new(
-            Box::new(SdkAccount::new(sdk_config(1), Some(self.url.clone()))),
+            Box::new(SdkAccount::new(sdk_config(1), Some(self.url.clone()), None)),
             AccountSettings {
                 checks,
                 ..AccountSettings::default()
