@@ -196,12 +196,14 @@ fn summarize(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
-/// An event to publish about the object.
+/// What a pass did or found, for an event (or only the log).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     pub warning: bool,
     pub reason: &'static str,
     pub message: String,
+    /// Published as a Kubernetes Event; otherwise only logged.
+    pub event: bool,
 }
 
 impl Note {
@@ -210,14 +212,23 @@ impl Note {
             warning: false,
             reason,
             message,
+            event: true,
         }
     }
 
     fn warning(reason: &'static str, message: String) -> Self {
         Self {
             warning: true,
-            reason,
-            message,
+            ..Self::normal(reason, message)
+        }
+    }
+
+    /// The routine outcome of a new model: logged, not an Event, so that a new model costs the
+    /// API server two writes (finalizer and status); the status says the same.
+    fn logged(reason: &'static str, message: String) -> Self {
+        Self {
+            event: false,
+            ..Self::normal(reason, message)
         }
     }
 }
@@ -517,7 +528,7 @@ async fn publish<P: Pinpoint>(
                 .and_then(|t| t.parse::<Timestamp>().ok());
             match create_once(pinpoint, claims, &region, &desired, since).await? {
                 (p, false) => {
-                    notes.push(Note::normal(
+                    notes.push(Note::logged(
                         "Created",
                         format!("created configuration {} in {region}", p.id),
                     ));
@@ -1198,7 +1209,11 @@ async fn patch_status(
 async fn publish_notes<P: Pinpoint>(model: &RecommenderModel, notes: &[Note], ctx: &Context<P>) {
     let reference = model.object_ref(&());
     for note in notes {
-        publish_event(&reference, note, ctx).await;
+        if note.event {
+            publish_event(&reference, note, ctx).await;
+        } else {
+            info!(reason = note.reason, "{}", note.message);
+        }
     }
 }
 
