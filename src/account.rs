@@ -84,6 +84,28 @@ pub trait Account: Send + Sync + 'static {
     fn delete_role<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, AwsError>>;
 }
 
+/// The client of one Region from `cache`, built on first use with the shared settings. A macro:
+/// each SDK has its own builder type.
+macro_rules! regional_client {
+    ($self:ident, $cache:ident, $sdk:ident, $service:expr, $region:expr) => {{
+        let mut clients = $self.$cache.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry($region.to_owned())
+            .or_insert_with(|| {
+                let mut config =
+                    $sdk::config::Builder::from(&$self.base).region(Region::new($region.to_owned()));
+                if let Some(url) = &$self.endpoint_url {
+                    config = config.endpoint_url(url);
+                }
+                if let Some(metrics) = &$self.metrics {
+                    config = config.interceptor(CountAttempts::new($service, metrics));
+                }
+                $sdk::Client::from_conf(config.build())
+            })
+            .clone()
+    }};
+}
+
 /// `Account` over aws-sdk-iam, aws-sdk-personalize and aws-sdk-lambda; regional clients are
 /// built on first use.
 pub struct SdkAccount {
@@ -124,39 +146,11 @@ impl SdkAccount {
     }
 
     fn personalize(&self, region: &str) -> aws_sdk_personalize::Client {
-        let mut clients = self.personalize.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let mut config = aws_sdk_personalize::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_owned()));
-                if let Some(url) = &self.endpoint_url {
-                    config = config.endpoint_url(url);
-                }
-                if let Some(metrics) = &self.metrics {
-                    config = config.interceptor(CountAttempts::new(PERSONALIZE, metrics));
-                }
-                aws_sdk_personalize::Client::from_conf(config.build())
-            })
-            .clone()
+        regional_client!(self, personalize, aws_sdk_personalize, PERSONALIZE, region)
     }
 
     fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
-        let mut clients = self.lambda.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let mut config = aws_sdk_lambda::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_owned()));
-                if let Some(url) = &self.endpoint_url {
-                    config = config.endpoint_url(url);
-                }
-                if let Some(metrics) = &self.metrics {
-                    config = config.interceptor(CountAttempts::new(LAMBDA, metrics));
-                }
-                aws_sdk_lambda::Client::from_conf(config.build())
-            })
-            .clone()
+        regional_client!(self, lambda, aws_sdk_lambda, LAMBDA, region)
     }
 }
 

@@ -18,15 +18,7 @@ use support::emulator::Emulator;
 const CAMPAIGN: &str = "arn:aws:personalize:us-east-1:123456789012:campaign/movies";
 
 fn model(base: &str) -> RecommenderModel {
-    let case = support::table::cases()
-        .into_iter()
-        .find(|c| c.name == base)
-        .unwrap_or_else(|| panic!("no table case {base:?}"));
-    let mut model: RecommenderModel =
-        serde_json::from_value(case.object).expect("table case deserializes");
-    model.metadata.namespace = Some("marketing".into());
-    model.metadata.generation = Some(1);
-    model
+    support::table::typed(base)
 }
 
 fn creating_role(name: &str) -> RecommenderModel {

@@ -7,15 +7,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{cluster::TestEnv, table::cases};
+use support::cluster::TestEnv;
 
 fn model(name: &str, case: &str) -> Value {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == case)
-        .unwrap_or_else(|| panic!("no table case {case:?}"));
-    let mut object = case.object;
-    object["metadata"]["name"] = json!(name);
+    let mut object = support::table::named(name, case);
     object["spec"]["name"] = json!(name);
     object
 }

@@ -15,13 +15,7 @@ use support::{
 };
 
 fn model(name: &str, case: &str) -> Value {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == case)
-        .unwrap_or_else(|| panic!("no table case {case:?}"));
-    let mut object = case.object;
-    object["metadata"]["name"] = json!(name);
-    object
+    support::table::named(name, case)
 }
 
 fn status<'a>(object: &'a Value, field: &str) -> &'a Value {

@@ -15,15 +15,7 @@ use serde_json::{Value, json};
 use support::emulator::Emulator;
 
 fn model(base: &str) -> RecommenderModel {
-    let case = support::table::cases()
-        .into_iter()
-        .find(|c| c.name == base)
-        .unwrap_or_else(|| panic!("no table case {base:?}"));
-    let mut model: RecommenderModel =
-        serde_json::from_value(case.object).expect("table case deserializes");
-    model.metadata.namespace = Some("marketing".into());
-    model.metadata.generation = Some(1);
-    model
+    support::table::typed(base)
 }
 
 fn condition(

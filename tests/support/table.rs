@@ -98,3 +98,28 @@ pub fn model_value_wire_body() -> Value {
         "RecommendationsPerMessage": 3,
     })
 }
+
+/// A case's object, named `name`.
+pub fn named(name: &str, case: &str) -> Value {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == case)
+        .unwrap_or_else(|| panic!("no table case {case:?}"));
+    let mut object = case.object;
+    object["metadata"]["name"] = json!(name);
+    object
+}
+
+/// A case as a typed model in namespace `marketing`, generation 1, as the API server would
+/// hand it over.
+pub fn typed(case: &str) -> recommender_operator::api::RecommenderModel {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == case)
+        .unwrap_or_else(|| panic!("no table case {case:?}"));
+    let mut model: recommender_operator::api::RecommenderModel =
+        serde_json::from_value(case.object).expect("table case deserializes");
+    model.metadata.namespace = Some("marketing".into());
+    model.metadata.generation = Some(1);
+    model
+}
