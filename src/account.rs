@@ -92,8 +92,8 @@ macro_rules! regional_client {
         clients
             .entry($region.to_owned())
             .or_insert_with(|| {
-                let mut config =
-                    $sdk::config::Builder::from(&$self.base).region(Region::new($region.to_owned()));
+                let mut config = $sdk::config::Builder::from(&$self.base)
+                    .region(Region::new($region.to_owned()));
                 if let Some(url) = &$self.endpoint_url {
                     config = config.endpoint_url(url);
                 }
