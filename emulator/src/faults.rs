@@ -50,36 +50,33 @@ fn any_operation() -> String {
     "*".to_owned()
 }
 
-/// The operations the emulator serves, by the names faults and call counts use.
-pub const OPERATIONS: [&str; 15] = [
+/// Pinpoint's recommender-configuration operations.
+const PINPOINT: [&str; 5] = [
     "CreateRecommenderConfiguration",
     "GetRecommenderConfiguration",
     "GetRecommenderConfigurations",
     "UpdateRecommenderConfiguration",
     "DeleteRecommenderConfiguration",
-    // IAM
-    "CreateRole",
-    "GetRole",
-    "DeleteRole",
-    "PutRolePolicy",
-    "GetRolePolicy",
-    "DeleteRolePolicy",
-    "ListRolePolicies",
-    // Personalize
-    "DescribeCampaign",
-    // Lambda
-    "GetFunction",
-    "GetPolicy",
 ];
+
+/// Every operation the emulator serves, by the names faults and call counts use: each
+/// service's own list.
+pub fn operations() -> impl Iterator<Item = &'static str> {
+    PINPOINT
+        .into_iter()
+        .chain(crate::iam::ACTIONS)
+        .chain(crate::personalize::OPERATIONS)
+        .chain(crate::lambda::OPERATIONS)
+}
 
 impl Fault {
     /// Refuses a fault that would silently never fire, or not fire as asked.
     pub fn validate(&self) -> Result<(), String> {
-        if self.operation != "*" && !OPERATIONS.contains(&self.operation.as_str()) {
+        if self.operation != "*" && !operations().any(|o| o == self.operation) {
             return Err(format!(
                 "unknown operation {:?}; use \"*\" or one of {}",
                 self.operation,
-                OPERATIONS.join(", ")
+                operations().collect::<Vec<_>>().join(", ")
             ));
         }
         if self.every == Some(0) {

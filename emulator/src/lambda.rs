@@ -83,6 +83,36 @@ fn resolve<'a>(
     }
 }
 
+/// The operations served here, by the names faults and call counts use.
+pub const OPERATIONS: [&str; 2] = ["GetFunction", "GetPolicy"];
+
+/// What both operations do first: admit the call, then find the function it names in the
+/// caller's Region and account.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response to send, once per call"
+)]
+async fn admitted_function(
+    state: &AppState,
+    operation: &'static str,
+    name: &str,
+    query: &QualifierQuery,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Function, Response> {
+    let scope = crate::admit(state, operation, method, uri, headers, b"").await?;
+    let resources = state.resources.lock().await;
+    resolve(
+        &resources,
+        name,
+        query.qualifier.as_deref(),
+        &scope,
+        &state.settings.account_id,
+    )
+    .cloned()
+}
+
 /// `GET /2015-03-31/functions/{FunctionName}`.
 pub async fn get_function(
     State(state): State<AppState>,
@@ -92,15 +122,16 @@ pub async fn get_function(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let scope = crate::admit(&state, "GetFunction", &method, &uri, &headers, b"").await?;
-    let resources = state.resources.lock().await;
-    let function = resolve(
-        &resources,
+    let function = admitted_function(
+        &state,
+        "GetFunction",
         &name,
-        query.qualifier.as_deref(),
-        &scope,
-        &state.settings.account_id,
-    )?;
+        &query,
+        &method,
+        &uri,
+        &headers,
+    )
+    .await?;
     Ok(Json(function.get_function()).into_response())
 }
 
@@ -113,15 +144,8 @@ pub async fn get_policy(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    let scope = crate::admit(&state, "GetPolicy", &method, &uri, &headers, b"").await?;
-    let resources = state.resources.lock().await;
-    let function = resolve(
-        &resources,
-        &name,
-        query.qualifier.as_deref(),
-        &scope,
-        &state.settings.account_id,
-    )?;
+    let function =
+        admitted_function(&state, "GetPolicy", &name, &query, &method, &uri, &headers).await?;
     match &function.policy {
         Some(policy) => Ok(Json(json!({
             "Policy": policy,
