@@ -70,6 +70,22 @@ impl Passed {
         passed.retain(|_, t| t.elapsed() < PASSED_FOR);
         passed.insert(key, Instant::now());
     }
+
+    /// Runs `check` unless the check of `key` passed recently; remembers a pass.
+    async fn unless_passed(
+        &self,
+        key: String,
+        check: impl Future<Output = Result<Option<Problem>, AwsError>>,
+    ) -> Result<Option<Problem>, AwsError> {
+        if self.recently(&key) {
+            return Ok(None);
+        }
+        let problem = check.await.map_err(explain)?;
+        if problem.is_none() {
+            self.remember(key);
+        }
+        Ok(problem)
+    }
 }
 
 /// Adds what the operator can do about an access-denied answer.
@@ -92,43 +108,35 @@ pub async fn check(
 ) -> Result<Vec<Problem>, AwsError> {
     let mut problems = Vec::new();
     if let Some(role_arn) = existing_role {
+        let key = format!("role {role_arn}");
         problems.extend(
-            check_role(account, passed, role_arn)
-                .await
-                .map_err(explain)?,
+            passed
+                .unless_passed(key, check_role(account, role_arn))
+                .await?,
         );
     }
+    let campaign = &spec.campaign_arn;
+    let key = format!("campaign {campaign}");
     problems.extend(
-        check_campaign(account, passed, &spec.campaign_arn)
-            .await
-            .map_err(explain)?,
+        passed
+            .unless_passed(key, check_campaign(account, campaign))
+            .await?,
     );
     if let Some(lambda) = &spec.processing.lambda {
-        let region = arn_region(&spec.campaign_arn).unwrap_or_default();
-        let account_id = Arn::parse(&spec.campaign_arn)
-            .map(|a| a.account)
-            .unwrap_or_default();
-        problems.extend(
-            check_function(account, passed, region, account_id, &lambda.function)
-                .await
-                .map_err(explain)?,
-        );
+        let region = arn_region(campaign).unwrap_or_default();
+        let account_id = Arn::parse(campaign).map(|a| a.account).unwrap_or_default();
+        let function = &lambda.function;
+        let key = format!("function {region} {function}");
+        let found = check_function(account, region, account_id, function);
+        problems.extend(passed.unless_passed(key, found).await?);
     }
     Ok(problems)
 }
 
-async fn check_role(
-    account: &dyn Account,
-    passed: &Passed,
-    role_arn: &str,
-) -> Result<Option<Problem>, AwsError> {
+async fn check_role(account: &dyn Account, role_arn: &str) -> Result<Option<Problem>, AwsError> {
     const FIELD: &str = "spec.role.arn";
-    let key = format!("role {role_arn}");
-    if passed.recently(&key) {
-        return Ok(None);
-    }
     let name = role_arn.rsplit('/').next().unwrap_or_default();
-    let problem = match account.get_role(name).await? {
+    Ok(match account.get_role(name).await? {
         None => Some(Problem::new(
             Failure::RoleNotFound,
             FIELD,
@@ -154,67 +162,51 @@ async fn check_role(
             ),
         )),
         Some(_) => None,
-    };
-    if problem.is_none() {
-        passed.remember(key);
-    }
-    Ok(problem)
+    })
 }
 
 async fn check_campaign(
     account: &dyn Account,
-    passed: &Passed,
     campaign_arn: &str,
 ) -> Result<Option<Problem>, AwsError> {
     const FIELD: &str = "spec.campaignArn";
     let region = arn_region(campaign_arn).unwrap_or_default();
-    let key = format!("campaign {campaign_arn}");
-    if passed.recently(&key) {
-        return Ok(None);
-    }
-    let problem = match account.describe_campaign(region, campaign_arn).await? {
-        None => Some(Problem::new(
-            Failure::CampaignNotFound,
-            FIELD,
-            format!(
-                "campaign {campaign_arn} does not exist in {region}, or the operator may not see it: check the name, account and Region in the ARN"
-            ),
-        )),
-        Some(c) if c.status != "ACTIVE" => Some(Problem::new(
-            Failure::CampaignNotActive,
-            FIELD,
-            if c.status.contains("FAILED") {
+    Ok(
+        match account.describe_campaign(region, campaign_arn).await? {
+            None => Some(Problem::new(
+                Failure::CampaignNotFound,
+                FIELD,
                 format!(
-                    "campaign {campaign_arn} is {}: Pinpoint can use only an ACTIVE campaign; fix or re-create it in Amazon Personalize",
-                    c.status
-                )
-            } else {
-                format!(
-                    "campaign {campaign_arn} is {}, not ACTIVE: Pinpoint can use only an ACTIVE campaign; the model is published when it becomes ACTIVE",
-                    c.status
-                )
-            },
-        )),
-        Some(_) => None,
-    };
-    if problem.is_none() {
-        passed.remember(key);
-    }
-    Ok(problem)
+                    "campaign {campaign_arn} does not exist in {region}, or the operator may not see it: check the name, account and Region in the ARN"
+                ),
+            )),
+            Some(c) if c.status != "ACTIVE" => Some(Problem::new(
+                Failure::CampaignNotActive,
+                FIELD,
+                if c.status.contains("FAILED") {
+                    format!(
+                        "campaign {campaign_arn} is {}: Pinpoint can use only an ACTIVE campaign; fix or re-create it in Amazon Personalize",
+                        c.status
+                    )
+                } else {
+                    format!(
+                        "campaign {campaign_arn} is {}, not ACTIVE: Pinpoint can use only an ACTIVE campaign; the model is published when it becomes ACTIVE",
+                        c.status
+                    )
+                },
+            )),
+            Some(_) => None,
+        },
+    )
 }
 
 async fn check_function(
     account: &dyn Account,
-    passed: &Passed,
     region: &str,
     account_id: &str,
     function: &str,
 ) -> Result<Option<Problem>, AwsError> {
     const FIELD: &str = "spec.processing.lambda.function";
-    let key = format!("function {region} {function}");
-    if passed.recently(&key) {
-        return Ok(None);
-    }
     if !account.function_exists(region, function).await? {
         return Ok(Some(Problem::new(
             Failure::LambdaNotFound,
@@ -238,6 +230,5 @@ async fn check_function(
             ),
         )));
     }
-    passed.remember(key);
     Ok(None)
 }

@@ -412,7 +412,7 @@ async fn publish<P: Pinpoint>(
         return Err(Error::InvalidSpec(status.validation_errors.clone()));
     }
     let namespace = model.namespace().unwrap_or_default();
-    let owner = format!("{namespace}/{object_name}");
+    let owner = role::owner(&namespace, &object_name);
     let aws = guards.account;
     let role_arn = match (&spec.role.arn, &spec.role.create) {
         (Some(arn), _) => arn.clone(),
@@ -620,7 +620,12 @@ async fn delete_role_note(
     owner: &str,
     arn: &str,
 ) -> Result<Option<Note>, Error> {
-    Ok(match role::delete(aws, owner, arn).await? {
+    Ok(role_note(arn, role::delete(aws, owner, arn).await?))
+}
+
+/// What deleting a created role did, as an event.
+fn role_note(arn: &str, deleted: role::Deleted) -> Option<Note> {
+    match deleted {
         role::Deleted::Deleted => Some(Note::normal(
             "RoleDeleted",
             format!("deleted IAM role {arn}, which the operator created"),
@@ -633,7 +638,7 @@ async fn delete_role_note(
                 role::OWNER_TAG
             ),
         )),
-    })
+    }
 }
 
 /// Deletes the roles the operator created for a model being deleted under `Delete`: the one in
@@ -645,11 +650,7 @@ pub async fn delete_created_roles(
     if model.spec.deletion_policy == DeletionPolicy::Retain {
         return Ok(Vec::new());
     }
-    let owner = format!(
-        "{}/{}",
-        model.namespace().unwrap_or_default(),
-        model.name_any()
-    );
+    let owner = role::owner(&model.namespace().unwrap_or_default(), &model.name_any());
     let recorded = model
         .status
         .as_ref()
@@ -669,10 +670,7 @@ pub async fn delete_created_roles(
         );
         if !recorded.contains(&expected) {
             match role::delete(aws, &owner, &expected).await {
-                Ok(role::Deleted::Deleted) => notes.push(Note::normal(
-                    "RoleDeleted",
-                    format!("deleted IAM role {expected}, which the operator created"),
-                )),
+                Ok(deleted @ role::Deleted::Deleted) => notes.extend(role_note(&expected, deleted)),
                 Ok(_) => {}
                 Err(e) => {
                     warn!(error = %e, role = %expected, "could not look for an unrecorded role")
@@ -1072,7 +1070,7 @@ async fn unreadable<P: Pinpoint>(
         let retain = raw("/spec/deletionPolicy").as_deref() == Some("Retain");
         let mut notes = Vec::new();
         if !retain {
-            let owner = format!("{namespace}/{name}");
+            let owner = role::owner(&namespace, &name);
             let created = object
                 .data
                 .pointer("/status/createdRoleArns")

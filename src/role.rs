@@ -19,6 +19,12 @@ pub const OWNER_TAG: &str = "pinpoint.recommenders.dev/owner";
 pub const POLICY_NAME: &str = "recommender-operator-personalize";
 const FIELD: &str = "spec.role.create.name";
 
+/// The value of the owner tag for a model: every path that creates, keeps or deletes a role
+/// compares against this one spelling.
+pub fn owner(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
 /// A role's name: the last part of its ARN.
 pub fn name_of(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or_default()
