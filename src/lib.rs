@@ -3,6 +3,7 @@
 pub mod account;
 pub mod api;
 pub mod aws;
+pub mod cached;
 pub mod checks;
 pub mod desired;
 pub mod files;

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{ApiResource, DynamicObject, Patch, PatchParams},
+    api::{Patch, PatchParams},
     runtime::{
         Controller, PredicateConfig, WatchStreamExt,
         controller::{Action, Config as ControllerConfig},
@@ -30,6 +30,7 @@ use crate::{
     account::AccountServices,
     api::{DeletionPolicy, FieldError, RecommenderModel, RecommenderModelStatus},
     aws::{AwsError, AwsErrorKind, PINPOINT},
+    cached::CachedModel,
     checks::{self, Failure, Problem},
     desired::{desired_configuration, differences},
     pinpoint::{Pinpoint, Published},
@@ -827,9 +828,9 @@ pub struct Context<P> {
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
-    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<CachedModel>, u32>>,
     /// Every watched object, to tell which configuration another object already manages.
-    objects: std::sync::OnceLock<reflector::Store<DynamicObject>>,
+    objects: std::sync::OnceLock<reflector::Store<CachedModel>>,
     /// Objects whose create marker this process wrote and whose first Create it has not tried
     /// yet: nothing can have been created for them, so that attempt needs no look-up first.
     fresh: Mutex<std::collections::HashSet<String>>,
@@ -867,23 +868,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn reconcile<P: Pinpoint>(
-    object: Arc<DynamicObject>,
+    object: Arc<CachedModel>,
     ctx: Arc<Context<P>>,
 ) -> Result<Action, Error> {
-    // Objects are watched untyped, so one that this version cannot read (written under an
+    // Objects are cached as raw JSON, so one that this version cannot read (written under an
     // older schema, say) is reported on itself instead of stopping the watch for all.
-    let model = match decode(&object) {
+    let model = match object.decode() {
         Ok(model) => Arc::new(model),
         Err(problem) => return unreadable(&object, problem, &ctx).await,
     };
     reconcile_model(model, ctx).await
-}
-
-/// The typed object, or what is wrong with it, field path first.
-fn decode(object: &DynamicObject) -> Result<RecommenderModel, String> {
-    let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-    serde_path_to_error::deserialize::<_, RecommenderModel>(value)
-        .map_err(|e| format!("{}: {}", e.path(), e.inner()))
 }
 
 async fn reconcile_model<P: Pinpoint>(
@@ -948,10 +942,7 @@ async fn apply<P: Pinpoint>(
             .iter()
             .find(|o| {
                 o.metadata.uid.as_deref() != Some(uid.as_str())
-                    && o.data
-                        .pointer("/status/configurationId")
-                        .and_then(|v| v.as_str())
-                        == Some(id)
+                    && o.status_str("configurationId").as_deref() == Some(id)
             })
             .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
     };
@@ -1014,6 +1005,8 @@ async fn cleanup<P: Pinpoint>(
     match deleted.await {
         Ok(notes) => {
             publish_notes(&model, &notes, ctx).await;
+            // Deleted before its first Create was tried: the entry would outlive the object.
+            lock(&ctx.fresh).remove(&uid);
             lock(&ctx.unrecorded).remove(&uid);
             ctx.metrics.forget(&model);
             Ok(Action::await_change())
@@ -1046,34 +1039,31 @@ async fn cleanup<P: Pinpoint>(
 /// An object this version cannot read: say so on it (once), publish nothing, and still let it
 /// be deleted, reading just the few fields deletion needs from the raw object.
 async fn unreadable<P: Pinpoint>(
-    object: &DynamicObject,
+    object: &CachedModel,
     problem: String,
     ctx: &Context<P>,
 ) -> Result<Action, Error> {
-    let resource = ApiResource::erase::<RecommenderModel>(&());
     let namespace = object.namespace().unwrap_or_default();
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource);
+    // The cached form: the answers to these patches do not decode as a model either.
+    let api: Api<CachedModel> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = object.name_any();
-    let raw = |pointer: &str| {
-        object
-            .data
-            .pointer(pointer)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
+    let spec = object.spec_value().unwrap_or_default();
+    let status = object.status_value().unwrap_or_default();
+    let raw = |value: &serde_json::Value, field: &str| {
+        value.get(field).and_then(|v| v.as_str()).map(str::to_owned)
     };
-    let reference = object.object_ref(&resource);
+    let reference = object.object_ref(&());
 
     if object.metadata.deletion_timestamp.is_some() {
         if !object.finalizers().iter().any(|f| f == FINALIZER) {
             return Ok(Action::await_change());
         }
-        let retain = raw("/spec/deletionPolicy").as_deref() == Some("Retain");
+        let retain = raw(&spec, "deletionPolicy").as_deref() == Some("Retain");
         let mut notes = Vec::new();
         if !retain {
             let owner = role::owner(&namespace, &name);
-            let created = object
-                .data
-                .pointer("/status/createdRoleArns")
+            let created = status
+                .get("createdRoleArns")
                 .and_then(|v| v.as_array())
                 .cloned()
                 .unwrap_or_default();
@@ -1081,7 +1071,7 @@ async fn unreadable<P: Pinpoint>(
                 notes.extend(delete_role_note(&ctx.account, &owner, arn).await?);
             }
         }
-        let note = match (raw("/status/configurationId"), raw("/status/region")) {
+        let note = match (raw(&status, "configurationId"), raw(&status, "region")) {
             (Some(id), Some(region)) if !retain => {
                 let existed = ctx.pinpoint.delete(&region, &id).await?;
                 Note::normal(
@@ -1120,9 +1110,8 @@ async fn unreadable<P: Pinpoint>(
 
     let error = Error::Unreadable(problem);
     let message = error.to_string();
-    let ready = object
-        .data
-        .pointer("/status/conditions")
+    let ready = status
+        .get("conditions")
         .and_then(|c| c.as_array())
         .and_then(|cs| {
             cs.iter()
@@ -1238,11 +1227,11 @@ async fn publish_event<P: Pinpoint>(
 }
 
 fn error_policy<P: Pinpoint>(
-    model: Arc<DynamicObject>,
+    model: Arc<CachedModel>,
     error: &Error,
     ctx: Arc<Context<P>>,
 ) -> Action {
-    let key = ObjectRef::from_obj_with(&*model, ApiResource::erase::<RecommenderModel>(&()));
+    let key = ObjectRef::from_obj(&*model);
     let attempt = {
         let mut failures = lock(&ctx.failures);
         let n = failures.entry(key).or_insert(0);
@@ -1271,7 +1260,7 @@ pub fn backoff(attempt: u32, cap: Duration) -> Duration {
 
 /// Reconcile only when something the reconciler acts on changed: the spec (generation), the
 /// deletion mark, or the finalizers. Our own status writes do not come back as work.
-fn relevant_change(model: &DynamicObject) -> Option<u64> {
+fn relevant_change(model: &CachedModel) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     model.metadata.generation.hash(&mut hasher);
     model
@@ -1283,26 +1272,11 @@ fn relevant_change(model: &DynamicObject) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// kubectl's copy of the whole object as last applied client-side.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// Drops what the reconciler never reads from a watched object before the cache keeps it: the
-/// managed fields (every writer's field set, larger than the spec and status together) and
-/// kubectl's last-applied copy of the object. The cache holds every model for the life of the
-/// process; at 5,000 models this took peak RSS from 158 to 97 MiB.
-fn slim(object: &mut DynamicObject) {
-    object.metadata.managed_fields = None;
-    if let Some(annotations) = object.metadata.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
-}
-
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
-    let resource = ApiResource::erase::<RecommenderModel>(&());
-    let api: Api<DynamicObject> = match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
-        None => Api::all_with(ctx.client.clone(), &resource),
+    let api: Api<CachedModel> = match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
     };
     // Fail fast with a clear message when the CRD is missing or RBAC forbids listing.
     api.list(&kube::api::ListParams::default().limit(1)).await.map_err(|e| {
@@ -1310,24 +1284,22 @@ pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
     })?;
     ctx.metrics.set_ready(true);
 
-    let writer = reflector::store::Writer::new(resource.clone());
+    let writer = reflector::store::Writer::default();
     let reader = writer.as_reader();
     let _ = ctx.objects.set(reader.clone());
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
-        .modify(slim)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(relevant_change, PredicateConfig::default());
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
     info!(namespace = ?ctx.settings.namespace, concurrency = ctx.settings.concurrency, "controller started");
-    Controller::for_stream_with(stream, reader, resource)
+    Controller::for_stream_with(stream, reader, ())
         .with_config(config)
         .shutdown_on_signal()
         .run(
             move |model, ctx: Arc<Context<P>>| {
-                let key =
-                    ObjectRef::from_obj_with(&*model, ApiResource::erase::<RecommenderModel>(&()));
+                let key = ObjectRef::from_obj(&*model);
                 let span = info_span!("reconcile", object = %key, reason = field::Empty);
                 async move {
                     let result = reconcile(model, ctx.clone()).await;
