@@ -333,7 +333,7 @@ impl Bench {
         let bench_cpu0 = proc_stats(std::process::id(), self.clk_tck)?.cpu_s;
         let t0 = Instant::now();
         let (applied, apply_done) = tokio::join!(
-            apply_models(&api, &namespace, &names, APPLY_PARALLELISM),
+            apply_models(&api, &namespace, &names, APPLY_PARALLELISM, None),
             async {
                 // Watch the operator while the applies run.
                 wait_all_ready(&tracker, n, &mut operator, t0).await
@@ -549,22 +549,35 @@ fn count_reconciled(log: &str) -> usize {
 
 #[derive(Serialize, Debug)]
 struct LimitResult {
+    /// From the first apply to the last Ready, as the operator is timed.
     seconds: f64,
+    /// The Creates and status patches alone, on models applied beforehand.
+    work_seconds: f64,
     /// CPU seconds of etcd + kube-apiserver during the timed part.
     control_plane_cpu_s: f64,
     pinpoint_calls: BTreeMap<String, u64>,
 }
 
 impl Bench {
-    /// One Create on a fresh emulator and one status patch per model, `concurrency` at a time.
+    /// The limit, timed like the operator: from the first apply until the benchmark's watch sees
+    /// the last model Ready. As each apply is answered, one of `concurrency` workers makes the
+    /// model's one Create on a fresh emulator and its one status patch; nothing else. The same
+    /// applies and the same watch run in both timings, so the ratio compares like with like.
+    /// `work_seconds` also times the Creates and patches alone, on models applied beforehand.
     async fn limit_run(&self, n: usize) -> Result<LimitResult> {
         let namespace = format!("bench-limit-{n}");
         self.create_namespace(&namespace).await?;
         let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
         let api = self.models(&namespace);
         let names = model_names(n);
-        eprintln!("limit: creating {n} models (untimed)");
-        apply_models(&api, &namespace, &names, APPLY_PARALLELISM).await?;
+        let tracker = Arc::new(Mutex::new(Tracker::default()));
+        let watch = spawn_watch(api.clone(), tracker.clone());
+        wait_for(
+            Duration::from_secs(30),
+            "the benchmark's watch is synced",
+            || lock(&tracker).synced,
+        )
+        .await?;
 
         let sdk = support::emulator::sdk_config(1);
         let pinpoint = aws_sdk_pinpoint::Client::from_conf(
@@ -572,51 +585,101 @@ impl Bench {
                 .endpoint_url(&emulator_url)
                 .build(),
         );
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
-        let mut tasks = tokio::task::JoinSet::new();
         eprintln!(
-            "limit: {n} creates and status patches at concurrency {}",
+            "limit: applying {n} models, each then created and patched at concurrency {}",
             self.concurrency
         );
         let plane_cpu0 = self.control_plane_cpu();
         let t0 = Instant::now();
-        for name in names {
-            let (semaphore, pinpoint, api) = (semaphore.clone(), pinpoint.clone(), api.clone());
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await?;
-                limit_one(&pinpoint, &api, &name).await
-            });
-        }
+        let (applied_tx, applied_rx) = futures::channel::mpsc::unbounded();
+        let work = applied_rx
+            .map(|name: String| {
+                let (pinpoint, api) = (pinpoint.clone(), api.clone());
+                async move { limit_one(&pinpoint, &api, &name).await }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<Result<()>>>();
         let deadline = Duration::from_secs(60) + Duration::from_millis(200 * n as u64);
-        let mut failures = Vec::new();
-        let all = async {
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => failures.push(format!("{e:#}")),
-                    Err(e) => failures.push(e.to_string()),
-                }
-            }
-        };
-        tokio::time::timeout(deadline, all)
-            .await
-            .map_err(|_| anyhow!("the limit did not finish {n} models in {deadline:?}"))?;
-        let seconds = t0.elapsed().as_secs_f64();
-        let control_plane_cpu_s = self.control_plane_cpu() - plane_cpu0;
+        let (applied, done) = tokio::time::timeout(deadline, async {
+            tokio::join!(
+                apply_models(
+                    &api,
+                    &namespace,
+                    &names,
+                    APPLY_PARALLELISM,
+                    Some(applied_tx)
+                ),
+                work
+            )
+        })
+        .await
+        .map_err(|_| anyhow!("the limit did not finish {n} models in {deadline:?}"))?;
+        applied?;
+        let failures: Vec<String> = done
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+            .collect();
         ensure!(
             failures.is_empty(),
             "{} of {n} limit tasks failed, first: {}",
             failures.len(),
             failures[0]
         );
+        wait_for(deadline, "the limit's models are all Ready", || {
+            lock(&tracker).ready_at.len() >= n
+        })
+        .await?;
+        let seconds = {
+            let t = lock(&tracker);
+            let last_ready = t.ready_at.values().max().copied().unwrap_or(t0);
+            (last_ready - t0).as_secs_f64()
+        };
+        let control_plane_cpu_s = self.control_plane_cpu() - plane_cpu0;
+        watch.abort();
         let pinpoint_calls = self.calls(&emulator_url).await?;
         tokio::task::block_in_place(|| emulator.stop());
         eprintln!("limit: {seconds:.2} s");
+
+        let work_seconds = self.limit_work_only(n).await?;
         Ok(LimitResult {
             seconds,
+            work_seconds,
             control_plane_cpu_s,
             pinpoint_calls,
         })
+    }
+
+    /// The Creates and status patches alone, `concurrency` at a time, on models applied
+    /// beforehand (untimed) and with no watch running.
+    async fn limit_work_only(&self, n: usize) -> Result<f64> {
+        let namespace = format!("bench-limit-work-{n}");
+        self.create_namespace(&namespace).await?;
+        let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
+        let api = self.models(&namespace);
+        let names = model_names(n);
+        apply_models(&api, &namespace, &names, APPLY_PARALLELISM, None).await?;
+        let sdk = support::emulator::sdk_config(1);
+        let pinpoint = aws_sdk_pinpoint::Client::from_conf(
+            aws_sdk_pinpoint::config::Builder::from(&sdk)
+                .endpoint_url(&emulator_url)
+                .build(),
+        );
+        let t0 = Instant::now();
+        let results: Vec<Result<()>> = futures::stream::iter(names)
+            .map(|name| {
+                let (pinpoint, api) = (pinpoint.clone(), api.clone());
+                async move { limit_one(&pinpoint, &api, &name).await }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let seconds = t0.elapsed().as_secs_f64();
+        tokio::task::block_in_place(|| emulator.stop());
+        for result in results {
+            result?;
+        }
+        eprintln!("limit, work only: {seconds:.2} s");
+        Ok(seconds)
     }
 }
 
@@ -789,15 +852,20 @@ async fn apply_models(
     namespace: &str,
     names: &[String],
     parallel: usize,
+    applied: Option<futures::channel::mpsc::UnboundedSender<String>>,
 ) -> Result<HashMap<String, (Instant, Instant)>> {
     let params = PatchParams::apply(BENCH_MANAGER);
     let results: Vec<_> = futures::stream::iter(names.iter().cloned())
         .map(|name| {
             let object = model(namespace, &name);
-            let (api, params) = (api.clone(), params.clone());
+            let (api, params, applied) = (api.clone(), params.clone(), applied.clone());
             async move {
                 let start = Instant::now();
                 let result = api.patch(&name, &params, &Patch::Apply(&object)).await;
+                if let (Ok(_), Some(applied)) = (&result, &applied) {
+                    // The receiver lives until every apply is answered.
+                    let _ = applied.unbounded_send(name.clone());
+                }
                 (name, start, Instant::now(), result)
             }
         })
@@ -1280,7 +1348,7 @@ impl Report {
             ));
         }
         out.push_str(
-            "\nconverge: first apply to last Ready (includes the benchmark's own applies); limit: one Create and one status patch per model, nothing else; writes: changes to the model objects after creation (watch MODIFIED); CPU s: operator CPU until all Ready; peak RSS: VmHWM through convergence and idle.\n",
+            "\nconverge: first apply to last Ready (includes the benchmark's own applies); limit: the same applies, then one Create and one status patch per model as each apply is answered, nothing else, timed the same way; writes: changes to the model objects after creation (watch MODIFIED); CPU s: operator CPU until all Ready; peak RSS: VmHWM through convergence and idle.\n",
         );
         for r in &self.results {
             let o = &r.operator;
@@ -1290,7 +1358,7 @@ impl Report {
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
             out.push_str(&format!(
-                "\n{} models: applies answered after {:.2} s; API write requests during convergence (besides the benchmark's creates): {}; CPU s incl. idle {:.2}; restarted operator peak RSS {:.1} MiB, CPU {:.2} s; writes during restart {}; etcd + kube-apiserver CPU s: {:.2} during convergence, {:.2} during the limit; the benchmark's own CPU s during convergence {:.2}.",
+                "\n{} models: applies answered after {:.2} s; API write requests during convergence (besides the benchmark's creates): {}; CPU s incl. idle {:.2}; restarted operator peak RSS {:.1} MiB, CPU {:.2} s; writes during restart {}; etcd + kube-apiserver CPU s: {:.2} during convergence, {:.2} during the limit; the benchmark's own CPU s during convergence {:.2}; the limit's Creates and patches alone (models applied beforehand, no watch) {:.2} s.",
                 r.models,
                 o.apply_s,
                 if requests.is_empty() { "none".into() } else { requests.join(", ") },
@@ -1301,6 +1369,7 @@ impl Report {
                 o.control_plane_cpu_s_converge,
                 r.limit.control_plane_cpu_s,
                 o.bench_cpu_s_converge,
+                r.limit.work_seconds,
             ));
         }
         out.push('\n');
