@@ -90,6 +90,10 @@ struct Args {
     /// to see what a setting costs. The report names them.
     #[arg(long = "operator-arg", allow_hyphen_values = true)]
     operator_args: Vec<String>,
+    /// Run this operator binary instead of the release build's (a `--profile profiling` build
+    /// under `perf record`, say).
+    #[arg(long)]
+    operator_bin: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -132,7 +136,10 @@ fn run(mut args: Args) -> Result<()> {
 
     build_release()?;
     let release = release_dir()?;
-    let operator_bin = release.join("recommender-operator");
+    let operator_bin = args
+        .operator_bin
+        .clone()
+        .unwrap_or_else(|| release.join("recommender-operator"));
     let emulator_bin = release.join("pinpoint-emulator");
     let target_dir = release
         .parent()

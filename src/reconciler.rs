@@ -887,19 +887,22 @@ async fn reconcile_model<P: Pinpoint>(
     let _timer = ctx.metrics.reconcile_timer();
     let namespace = model.namespace().unwrap_or_default();
     let api: Api<RecommenderModel> = Api::namespaced(ctx.client.clone(), &namespace);
+    // Our own writes answer with the whole object; read back in the cached form, which skips
+    // the managed fields instead of parsing them.
+    let writes: Api<CachedModel> = Api::namespaced(ctx.client.clone(), &namespace);
     if model.metadata.deletion_timestamp.is_none()
         && !model.finalizers().iter().any(|f| f == FINALIZER)
     {
         // First sight: the finalizer and the create marker in one write, before any Create.
-        if add_finalizer(&api, &model).await? {
+        if add_finalizer(&writes, &model).await? {
             lock(&ctx.fresh).insert(model.uid().unwrap_or_default());
         }
         return Ok(Action::await_change());
     }
     finalizer(&api, FINALIZER, model, |event| async {
         match event {
-            FinalizerEvent::Apply(model) => apply(&model, &api, &ctx).await,
-            FinalizerEvent::Cleanup(model) => cleanup(&model, &api, &ctx).await,
+            FinalizerEvent::Apply(model) => apply(&model, &writes, &ctx).await,
+            FinalizerEvent::Cleanup(model) => cleanup(&model, &writes, &ctx).await,
         }
     })
     .await
@@ -914,7 +917,7 @@ async fn reconcile_model<P: Pinpoint>(
 
 async fn apply<P: Pinpoint>(
     model: &RecommenderModel,
-    api: &Api<RecommenderModel>,
+    api: &Api<CachedModel>,
     ctx: &Context<P>,
 ) -> Result<Action, Error> {
     let uid = model.uid().unwrap_or_default();
@@ -984,7 +987,7 @@ async fn apply<P: Pinpoint>(
 
 async fn cleanup<P: Pinpoint>(
     model: &RecommenderModel,
-    api: &Api<RecommenderModel>,
+    api: &Api<CachedModel>,
     ctx: &Context<P>,
 ) -> Result<Action, Error> {
     let mut model = model.clone();
@@ -1146,10 +1149,7 @@ async fn unreadable<P: Pinpoint>(
 /// Adds the finalizer and, for an object not yet published, the create marker (then returns
 /// true). Conditional on the resourceVersion, so a concurrent change makes it fail and retry
 /// instead of losing either.
-async fn add_finalizer(
-    api: &Api<RecommenderModel>,
-    model: &RecommenderModel,
-) -> Result<bool, Error> {
+async fn add_finalizer(api: &Api<CachedModel>, model: &RecommenderModel) -> Result<bool, Error> {
     let mut finalizers = model.finalizers().to_vec();
     finalizers.push(FINALIZER.to_owned());
     let mut metadata = json!({
@@ -1174,7 +1174,7 @@ async fn add_finalizer(
 }
 
 async fn patch_status(
-    api: &Api<RecommenderModel>,
+    api: &Api<CachedModel>,
     name: &str,
     status: &RecommenderModelStatus,
 ) -> Result<(), Error> {
