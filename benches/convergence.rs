@@ -320,14 +320,7 @@ impl Bench {
         let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
         let api = self.models(&namespace);
 
-        let tracker = Arc::new(Mutex::new(Tracker::default()));
-        let watch = spawn_watch(api.clone(), tracker.clone());
-        wait_for(
-            Duration::from_secs(30),
-            "the benchmark's watch is synced",
-            || lock(&tracker).synced,
-        )
-        .await?;
+        let (tracker, watch) = synced_watch(&api).await?;
 
         let (mut operator, pid) = self.start_operator(&namespace, &emulator_url, None)?;
         let names = model_names(n);
@@ -577,21 +570,9 @@ impl Bench {
         let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
         let api = self.models(&namespace);
         let names = model_names(n);
-        let tracker = Arc::new(Mutex::new(Tracker::default()));
-        let watch = spawn_watch(api.clone(), tracker.clone());
-        wait_for(
-            Duration::from_secs(30),
-            "the benchmark's watch is synced",
-            || lock(&tracker).synced,
-        )
-        .await?;
+        let (tracker, watch) = synced_watch(&api).await?;
 
-        let sdk = support::emulator::sdk_config(1);
-        let pinpoint = aws_sdk_pinpoint::Client::from_conf(
-            aws_sdk_pinpoint::config::Builder::from(&sdk)
-                .endpoint_url(&emulator_url)
-                .build(),
-        );
+        let pinpoint = pinpoint_client(&emulator_url);
         eprintln!(
             "limit: applying {n} models, each then created and patched at concurrency {}",
             self.concurrency
@@ -665,12 +646,7 @@ impl Bench {
         let api = self.models(&namespace);
         let names = model_names(n);
         apply_models(&api, &namespace, &names, APPLY_PARALLELISM, None).await?;
-        let sdk = support::emulator::sdk_config(1);
-        let pinpoint = aws_sdk_pinpoint::Client::from_conf(
-            aws_sdk_pinpoint::config::Builder::from(&sdk)
-                .endpoint_url(&emulator_url)
-                .build(),
-        );
+        let pinpoint = pinpoint_client(&emulator_url);
         let t0 = Instant::now();
         let results: Vec<Result<()>> = futures::stream::iter(names)
             .map(|name| {
@@ -688,6 +664,16 @@ impl Bench {
         eprintln!("limit, work only: {seconds:.2} s");
         Ok(seconds)
     }
+}
+
+/// A Pinpoint SDK client for the emulator at `url`.
+fn pinpoint_client(url: &str) -> aws_sdk_pinpoint::Client {
+    let sdk = support::emulator::sdk_config(1);
+    aws_sdk_pinpoint::Client::from_conf(
+        aws_sdk_pinpoint::config::Builder::from(&sdk)
+            .endpoint_url(url)
+            .build(),
+    )
 }
 
 async fn limit_one(
@@ -939,6 +925,21 @@ fn spawn_watch(
             }
         }
     })
+}
+
+/// The benchmark's watch on `api`, once it has listed what is there.
+async fn synced_watch(
+    api: &Api<DynamicObject>,
+) -> Result<(Arc<Mutex<Tracker>>, tokio::task::JoinHandle<()>)> {
+    let tracker = Arc::new(Mutex::new(Tracker::default()));
+    let watch = spawn_watch(api.clone(), tracker.clone());
+    wait_for(
+        Duration::from_secs(30),
+        "the benchmark's watch is synced",
+        || lock(&tracker).synced,
+    )
+    .await?;
+    Ok((tracker, watch))
 }
 
 fn observe(t: &mut Tracker, object: &DynamicObject, now: Instant) {
