@@ -107,11 +107,11 @@ impl CachedModel {
             Some(raw) => Some(parse("status", Some(raw))?),
             None => None,
         };
-        let mut model =
-            RecommenderModel::new(&self.metadata.name.clone().unwrap_or_default(), spec);
-        model.metadata = self.metadata.clone();
-        model.status = status;
-        Ok(model)
+        Ok(RecommenderModel {
+            metadata: self.metadata.clone(),
+            spec,
+            status,
+        })
     }
 
     /// One string field of the status (`configurationId`, `region`), read without parsing the
