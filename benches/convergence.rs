@@ -580,13 +580,7 @@ impl Bench {
         let plane_cpu0 = self.control_plane_cpu();
         let t0 = Instant::now();
         let (applied_tx, applied_rx) = futures::channel::mpsc::unbounded();
-        let work = applied_rx
-            .map(|name: String| {
-                let (pinpoint, api) = (pinpoint.clone(), api.clone());
-                async move { limit_one(&pinpoint, &api, &name).await }
-            })
-            .buffer_unordered(self.concurrency)
-            .collect::<Vec<Result<()>>>();
+        let work = limit_each(applied_rx, &pinpoint, &api, self.concurrency);
         let deadline = Duration::from_secs(60) + Duration::from_millis(200 * n as u64);
         let (applied, done) = tokio::time::timeout(deadline, async {
             tokio::join!(
@@ -648,14 +642,13 @@ impl Bench {
         apply_models(&api, &namespace, &names, APPLY_PARALLELISM, None).await?;
         let pinpoint = pinpoint_client(&emulator_url);
         let t0 = Instant::now();
-        let results: Vec<Result<()>> = futures::stream::iter(names)
-            .map(|name| {
-                let (pinpoint, api) = (pinpoint.clone(), api.clone());
-                async move { limit_one(&pinpoint, &api, &name).await }
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
+        let results = limit_each(
+            futures::stream::iter(names),
+            &pinpoint,
+            &api,
+            self.concurrency,
+        )
+        .await;
         let seconds = t0.elapsed().as_secs_f64();
         tokio::task::block_in_place(|| emulator.stop());
         for result in results {
@@ -664,6 +657,20 @@ impl Bench {
         eprintln!("limit, work only: {seconds:.2} s");
         Ok(seconds)
     }
+}
+
+/// The limit's work for each name the stream yields, `concurrency` at a time.
+async fn limit_each(
+    names: impl futures::Stream<Item = String>,
+    pinpoint: &aws_sdk_pinpoint::Client,
+    api: &Api<DynamicObject>,
+    concurrency: usize,
+) -> Vec<Result<()>> {
+    names
+        .map(|name| async move { limit_one(pinpoint, api, &name).await })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
 }
 
 /// A Pinpoint SDK client for the emulator at `url`.
