@@ -94,6 +94,10 @@ struct Args {
     /// under `perf record`, say).
     #[arg(long)]
     operator_bin: Option<PathBuf>,
+    /// Leave out the install's admission policy that adds the finalizer when a model is created,
+    /// so the operator adds it with a write of its own (as on a cluster without the policy).
+    #[arg(long)]
+    no_finalizer_policy: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -113,6 +117,8 @@ struct Bench {
     clk_tck: f64,
     /// etcd and kube-apiserver, to measure what each side costs the control plane.
     plane_pids: Vec<u32>,
+    /// Whether the finalizer policy is installed (see `install_finalizer_policy`).
+    finalizer_policy: bool,
 }
 
 fn main() {
@@ -161,6 +167,9 @@ fn run(mut args: Args) -> Result<()> {
     eprintln!("starting the control plane");
     let plane = control_plane();
     plane.install_crd();
+    if !args.no_finalizer_policy {
+        install_finalizer_policy(plane)?;
+    }
     eprintln!(
         "control plane up: {} (logs in {})",
         plane.server,
@@ -187,6 +196,7 @@ fn run(mut args: Args) -> Result<()> {
             resync,
             clk_tck: clk_tck(),
             plane_pids: control_plane_pids(plane),
+            finalizer_policy: !args.no_finalizer_policy,
         };
         let mut results = Vec::new();
         for &n in &args.models {
@@ -231,6 +241,42 @@ fn run(mut args: Args) -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Building and finding the binaries
+
+/// The label on the operator runs' namespaces, which the finalizer policy's binding selects: the
+/// limit's models get no finalizer, as they need none.
+const OPERATOR_NAMESPACE_LABEL: &[(&str, &str)] = &[("convergence-bench/operator", "true")];
+
+/// The install's admission policy (deploy/manifests/finalizer-policy.yaml), bound to the operator
+/// runs' namespaces only.
+fn install_finalizer_policy(plane: &ControlPlane) -> Result<()> {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/manifests/finalizer-policy.yaml"
+    );
+    let (key, value) = OPERATOR_NAMESPACE_LABEL[0];
+    let selector =
+        json!({"spec": {"matchResources": {"namespaceSelector": {"matchLabels": {key: value}}}}});
+    for args in [
+        vec!["apply", "--server-side", "-f", file],
+        vec![
+            "patch",
+            "mutatingadmissionpolicybinding",
+            "recommender-operator",
+            "--type=merge",
+            "-p",
+            &selector.to_string(),
+        ],
+    ] {
+        let out = plane.kubectl(&args);
+        ensure!(
+            out.status.success(),
+            "kubectl {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
 
 fn build_release() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -316,7 +362,11 @@ struct OperatorResult {
 impl Bench {
     async fn operator_run(&self, n: usize) -> Result<OperatorResult> {
         let namespace = format!("bench-operator-{n}");
-        self.create_namespace(&namespace).await?;
+        self.create_namespace(&namespace, OPERATOR_NAMESPACE_LABEL)
+            .await?;
+        if self.finalizer_policy {
+            self.wait_for_finalizer_policy(&namespace).await?;
+        }
         let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
         let api = self.models(&namespace);
 
@@ -566,7 +616,7 @@ impl Bench {
     /// `work_seconds` also times the Creates and patches alone, on models applied beforehand.
     async fn limit_run(&self, n: usize) -> Result<LimitResult> {
         let namespace = format!("bench-limit-{n}");
-        self.create_namespace(&namespace).await?;
+        self.create_namespace(&namespace, &[]).await?;
         let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
         let api = self.models(&namespace);
         let names = model_names(n);
@@ -635,7 +685,7 @@ impl Bench {
     /// beforehand (untimed) and with no watch running.
     async fn limit_work_only(&self, n: usize) -> Result<f64> {
         let namespace = format!("bench-limit-work-{n}");
-        self.create_namespace(&namespace).await?;
+        self.create_namespace(&namespace, &[]).await?;
         let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
         let api = self.models(&namespace);
         let names = model_names(n);
@@ -770,9 +820,34 @@ impl Bench {
         Api::namespaced_with(self.client.clone(), namespace, &resource)
     }
 
-    async fn create_namespace(&self, name: &str) -> Result<()> {
+    /// Policies reach admission through an informer: dry-run creates until one comes back with
+    /// the finalizer, so that every measured model gets it.
+    async fn wait_for_finalizer_policy(&self, namespace: &str) -> Result<()> {
+        let api = self.models(namespace);
+        let probe: DynamicObject = serde_json::from_value(model(namespace, "policy-probe"))?;
+        let params = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let created = api.create(&params, &probe).await?;
+            if !created.metadata.finalizers.unwrap_or_default().is_empty() {
+                return Ok(());
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the finalizer policy did not apply within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn create_namespace(&self, name: &str, labels: &[(&str, &str)]) -> Result<()> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+        let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+        let namespace: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}}))?;
         match api.create(&PostParams::default(), &namespace).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(e)) if e.code == 409 => {
@@ -1063,11 +1138,16 @@ fn apiserver_writes(plane: &ControlPlane) -> Result<BTreeMap<String, i64>> {
             continue;
         }
         let subresource = label("subresource");
-        let key = if subresource.is_empty() {
+        let mut key = if subresource.is_empty() {
             format!("{resource} {verb}")
         } else {
             format!("{resource}/{subresource} {verb}")
         };
+        // Refused requests (conflicts, throttling) count apart: they cost, but wrote nothing.
+        let code = label("code");
+        if !code.starts_with('2') {
+            key = format!("{key} {code}");
+        }
         let value: f64 = value.trim().parse().unwrap_or(0.0);
         *totals.entry(key).or_insert(0) += value as i64;
     }

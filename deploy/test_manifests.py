@@ -39,8 +39,15 @@ def helm(*args, check=True):
     return subprocess.run([tool("helm"), *args], capture_output=True, text=True, check=check)
 
 
-def render(*args):
-    out = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args).stdout
+# What a cluster that serves MutatingAdmissionPolicy (Kubernetes 1.36+) tells Helm; offline,
+# `helm template` assumes an old cluster without it.
+MAP_API = "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"
+FINALIZER = "pinpoint.recommenders.dev/configuration"
+
+
+def render(*args, api_versions=(MAP_API,)):
+    extra = [a for v in api_versions for a in ("--api-versions", v)]
+    out = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *extra, *args).stdout
     return [d for d in yaml.safe_load_all(out) if d]
 
 
@@ -188,3 +195,29 @@ def test_optional_objects_off_by_default_and_renderable():
 def test_service_exposes_metrics():
     (svc,) = [d for d in render() if d["kind"] == "Service"]
     assert svc["spec"]["ports"] == [{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+
+
+def test_finalizer_policy_adds_the_operators_finalizer_at_create():
+    docs = by_key(render())
+    policy = docs[("MutatingAdmissionPolicy", RELEASE, None)]
+    assert policy["spec"]["failurePolicy"] == "Ignore"
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rule["operations"] == ["CREATE"] and rule["resources"] == ["recommendermodels"]
+    (mutation,) = policy["spec"]["mutations"]
+    assert mutation["jsonPatch"]["expression"].count(f'"{FINALIZER}"') == 2
+    binding = docs[("MutatingAdmissionPolicyBinding", RELEASE, None)]
+    assert binding["spec"] == {"policyName": RELEASE}
+
+
+def test_finalizer_policy_binds_to_the_watched_namespace_only():
+    docs = by_key(render("--set", "watchNamespace=shop"))
+    binding = docs[("MutatingAdmissionPolicyBinding", RELEASE, None)]
+    selector = binding["spec"]["matchResources"]["namespaceSelector"]
+    assert selector == {"matchLabels": {"kubernetes.io/metadata.name": "shop"}}
+
+
+def test_finalizer_policy_left_out_where_not_served_or_turned_off():
+    for docs in (render(api_versions=()), render("--set", "finalizerPolicy.enabled=false")):
+        kinds = {d["kind"] for d in docs}
+        assert not kinds & {"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"}
+        assert "Deployment" in kinds

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -45,7 +45,8 @@ use crate::{
 pub const FINALIZER: &str = "pinpoint.recommenders.dev/configuration";
 /// Written with the finalizer, before the first Create is sent: from when a configuration with
 /// exactly the desired content may be this object's, made by a Create whose result was never
-/// recorded (see `create_once`).
+/// recorded (see `create_once`). An object whose finalizer came with it (the install's admission
+/// policy) has no marker and counts as marked from its creation.
 pub const CREATE_REQUESTED_AT: &str = "pinpoint.recommenders.dev/create-requested-at";
 /// Set by the user to take over an existing configuration (one made in the console) instead of
 /// creating one; also how a `Retain`ed configuration is picked back up.
@@ -933,9 +934,18 @@ async fn apply<P: Pinpoint>(
     }
     let fresh = lock(&ctx.fresh).remove(&uid);
     if fresh {
-        // This process wrote the marker and no Create with an unknown outcome followed: nothing
-        // can exist for this object yet, so skip the look-up.
+        // This process saw the object arrive (or wrote its marker) and no Create with an unknown
+        // outcome followed: nothing can exist for this object yet, so skip the look-up.
         model.annotations_mut().remove(CREATE_REQUESTED_AT);
+    } else if !has_id && !model.annotations().contains_key(CREATE_REQUESTED_AT) {
+        // The finalizer came with the object (the admission policy), so no marker was written:
+        // another process may have sent a Create at any time since the object was created.
+        if let Some(created) = &model.metadata.creation_timestamp {
+            let created = created.0.to_string();
+            model
+                .annotations_mut()
+                .insert(CREATE_REQUESTED_AT.to_owned(), created);
+        }
     }
 
     let objects = ctx.objects.get();
@@ -1146,6 +1156,26 @@ async fn unreadable<P: Pinpoint>(
     Ok(Action::await_change())
 }
 
+/// Marks an unpublished object as fresh when it first appears after the initial list: it was
+/// created while this process watched, so no other process can have sent a Create for it. (One
+/// first seen in a list may have been handled by a previous process, and gets the look-up.)
+fn note_arrival(
+    event: &watcher::Event<CachedModel>,
+    seen: &reflector::Store<CachedModel>,
+    fresh: &Mutex<std::collections::HashSet<String>>,
+) {
+    let watcher::Event::Apply(object) = event else {
+        return;
+    };
+    if object.metadata.deletion_timestamp.is_none()
+        && object.status_str("configurationId").is_none()
+        && seen.get(&ObjectRef::from_obj(object)).is_none()
+        && let Some(uid) = &object.metadata.uid
+    {
+        lock(fresh).insert(uid.clone());
+    }
+}
+
 /// Adds the finalizer and, for an object not yet published, the create marker (then returns
 /// true). Conditional on the resourceVersion, so a concurrent change makes it fail and retry
 /// instead of losing either.
@@ -1289,6 +1319,10 @@ pub async fn run<P: Pinpoint>(ctx: Arc<Context<P>>) -> anyhow::Result<()> {
     let _ = ctx.objects.set(reader.clone());
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .inspect_ok({
+            let (reader, ctx) = (reader.clone(), ctx.clone());
+            move |event| note_arrival(event, &reader, &ctx.fresh)
+        })
         .reflect(writer)
         .applied_objects()
         .predicate_filter(relevant_change, PredicateConfig::default());

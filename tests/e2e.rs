@@ -402,6 +402,83 @@ fn a_crash_between_create_and_recording_the_id_never_makes_a_second_configuratio
     }
 }
 
+/// With the install's admission policy the finalizer arrives with the object: a model the
+/// operator sees arrive costs one write (the status) and no look-up, and a crash after the Create
+/// still makes no second configuration, although no create marker was ever written.
+#[test]
+fn with_the_finalizer_policy_a_new_model_costs_one_write_and_a_crash_no_duplicate() {
+    let env = TestEnv::without_operator("finalizer-policy");
+    env.bind_finalizer_policy(&model("probe", "model value, every field set"));
+
+    let mut doomed =
+        env.spawn_operator_with_env(&[], &[("RECOMMENDER_OPERATOR_FAILPOINT", "after-create")]);
+    doomed.wait_for_log("controller started", Duration::from_secs(60));
+    env.apply_ok(&model("movie-recs", "model value, every field set"));
+    doomed.wait_for_exit(Duration::from_secs(120));
+    assert!(doomed.output().contains("failpoint after-create"));
+    assert_eq!(env.configurations().len(), 1);
+    let object = env.model("movie-recs");
+    assert_eq!(status(&object, "configurationId"), &Value::Null);
+    assert_eq!(
+        object["metadata"]["finalizers"],
+        json!(["pinpoint.recommenders.dev/configuration"]),
+        "the policy added the finalizer"
+    );
+    assert!(
+        object["metadata"]["annotations"]["pinpoint.recommenders.dev/create-requested-at"]
+            .is_null(),
+        "the operator wrote nothing before its Create"
+    );
+
+    // The next operator did not see the model arrive, so it looks before creating.
+    let mut survivor = env.spawn_operator(&[]);
+    survivor.wait_for_log("controller started", Duration::from_secs(60));
+    env.wait_condition("movie-recs", "Ready", 120);
+    let stored = env.configurations();
+    assert_eq!(stored.len(), 1, "exactly one configuration");
+    assert_eq!(
+        status(&env.model("movie-recs"), "configurationId"),
+        &stored[0]["id"]
+    );
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
+    let events = env.event_reasons(None);
+    assert!(events.contains("Adopted"), "events: {events}");
+
+    // A model it sees arrive: no look-up, and its only write is the status.
+    let lists = env.calls("GetRecommenderConfigurations");
+    env.apply_ok(&model("series-recs", "model value, every field set"));
+    env.wait_condition("series-recs", "Ready", 120);
+    assert_eq!(env.calls("CreateRecommenderConfiguration"), 2);
+    assert_eq!(
+        env.calls("GetRecommenderConfigurations"),
+        lists,
+        "no look-up"
+    );
+    let object = env.plane.get_json(&[
+        "-n",
+        &env.namespace,
+        "recommendermodel",
+        "series-recs",
+        "--show-managed-fields",
+    ]);
+    let writers: Vec<(&str, &str)> = object["metadata"]["managedFields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|f| !f["manager"].as_str().unwrap_or("").starts_with("kubectl"))
+                .map(|f| {
+                    (
+                        f["manager"].as_str().unwrap_or(""),
+                        f["subresource"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(writers, [("recommender-operator", "status")], "{object:#}");
+}
+
 #[test]
 fn a_lost_create_response_is_adopted() {
     let env = TestEnv::new("lost-response");
