@@ -226,7 +226,7 @@ impl Note {
     }
 
     /// The routine outcome of a new model: logged, not an Event, so that a new model costs the
-    /// API server two writes (finalizer and status); the status says the same.
+    /// API server no write beyond the finalizer and the status; the status says the same.
     fn logged(reason: &'static str, message: String) -> Self {
         Self {
             event: false,

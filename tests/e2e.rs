@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    cluster::{TestEnv, control_plane, text, wait_until},
+    cluster::{Process, TestEnv, control_plane, text, wait_until},
     table::cases,
 };
 
@@ -352,6 +352,27 @@ fn with_leader_election_exactly_one_replica_reconciles_and_a_standby_takes_over(
     assert_eq!(env.calls("CreateRecommenderConfiguration"), 2);
 }
 
+/// After a crash between Create and status: a new operator brings `name` to Ready on the one
+/// configuration the first one made (or makes it, if none was), never a second. The returned
+/// operator keeps running.
+fn restart_and_find_one_configuration(env: &TestEnv, name: &str, what: &str) -> Process {
+    let mut survivor = env.spawn_operator(&[]);
+    survivor.wait_for_log("controller started", Duration::from_secs(60));
+    env.wait_condition(name, "Ready", 120);
+    let stored = env.configurations();
+    assert_eq!(stored.len(), 1, "{what}: exactly one configuration");
+    assert_eq!(
+        status(&env.model(name), "configurationId"),
+        &stored[0]["id"]
+    );
+    assert_eq!(
+        env.calls("CreateRecommenderConfiguration"),
+        1,
+        "{what}: none created twice"
+    );
+    survivor
+}
+
 #[test]
 fn a_crash_between_create_and_recording_the_id_never_makes_a_second_configuration() {
     // The operator dies (abort, as SIGKILL would) just before the Create is sent, or just after
@@ -385,20 +406,7 @@ fn a_crash_between_create_and_recording_the_id_never_makes_a_second_configuratio
             "the marker was written before the Create"
         );
 
-        let mut survivor = env.spawn_operator(&[]);
-        survivor.wait_for_log("controller started", Duration::from_secs(60));
-        env.wait_condition("movie-recs", "Ready", 120);
-        let stored = env.configurations();
-        assert_eq!(stored.len(), 1, "{point}: exactly one configuration");
-        assert_eq!(
-            status(&env.model("movie-recs"), "configurationId"),
-            &stored[0]["id"]
-        );
-        assert_eq!(
-            env.calls("CreateRecommenderConfiguration"),
-            1,
-            "{point}: none created twice"
-        );
+        let _survivor = restart_and_find_one_configuration(&env, "movie-recs", point);
     }
 }
 
@@ -431,16 +439,7 @@ fn with_the_finalizer_policy_a_new_model_costs_one_write_and_a_crash_no_duplicat
     );
 
     // The next operator did not see the model arrive, so it looks before creating.
-    let mut survivor = env.spawn_operator(&[]);
-    survivor.wait_for_log("controller started", Duration::from_secs(60));
-    env.wait_condition("movie-recs", "Ready", 120);
-    let stored = env.configurations();
-    assert_eq!(stored.len(), 1, "exactly one configuration");
-    assert_eq!(
-        status(&env.model("movie-recs"), "configurationId"),
-        &stored[0]["id"]
-    );
-    assert_eq!(env.calls("CreateRecommenderConfiguration"), 1);
+    let _survivor = restart_and_find_one_configuration(&env, "movie-recs", "policy");
     let events = env.event_reasons(None);
     assert!(events.contains("Adopted"), "events: {events}");
 
