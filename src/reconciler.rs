@@ -1158,7 +1158,8 @@ async fn unreadable<P: Pinpoint>(
 
 /// Marks an unpublished object as fresh when it first appears after the initial list: it was
 /// created while this process watched, so no other process can have sent a Create for it. (One
-/// first seen in a list may have been handled by a previous process, and gets the look-up.)
+/// first seen in a list may have been handled by a previous process, and gets the look-up; so
+/// does one that already carries another process's create marker.)
 fn note_arrival(
     event: &watcher::Event<CachedModel>,
     seen: &reflector::Store<CachedModel>,
@@ -1169,6 +1170,7 @@ fn note_arrival(
     };
     if object.metadata.deletion_timestamp.is_none()
         && object.status_str("configurationId").is_none()
+        && !object.annotations().contains_key(CREATE_REQUESTED_AT)
         && seen.get(&ObjectRef::from_obj(object)).is_none()
         && let Some(uid) = &object.metadata.uid
     {
