@@ -831,8 +831,9 @@ impl Bench {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let created = api.create(&params, &probe).await?;
-            if !created.metadata.finalizers.unwrap_or_default().is_empty() {
+            // Until admission knows the new CRD's kind, creates are refused (503): not yet.
+            let created = api.create(&params, &probe).await;
+            if created.is_ok_and(|c| !c.metadata.finalizers.unwrap_or_default().is_empty()) {
                 return Ok(());
             }
             ensure!(

@@ -9,6 +9,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 use support::{
     cluster::{control_plane, text},
@@ -38,15 +40,29 @@ fn model(name: &str, namespace: &str) -> Value {
     object
 }
 
+/// `kubectl apply`, tried again while the API server answers that the model's kind is not yet
+/// known to admission: for the first seconds after the chart installs the CRD, the finalizer
+/// policy cannot mutate models (503), and clients such as Argo CD and Flux retry.
 fn apply(object: &Value) {
-    let out = control_plane().kubectl_stdin(&["apply", "-f", "-"], &object.to_string());
-    assert!(
-        out.status.success(),
-        "kubectl apply failed:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = control_plane().kubectl_stdin(&["apply", "-f", "-"], &object.to_string());
+        if out.status.success() {
+            return;
+        }
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(CRD_NOT_YET_KNOWN) && Instant::now() < deadline,
+            "kubectl apply failed:\n{}{stderr}",
+            text(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
+
+/// What the API server says while admission does not yet know a new CRD's kind.
+const CRD_NOT_YET_KNOWN: &str =
+    "There can be a delay between when CustomResourceDefinitions are created";
 
 fn wait_ready(namespace: &str, name: &str) {
     let plane = control_plane();
@@ -391,8 +407,8 @@ fn watch_namespace_install_is_namespace_scoped() {
         "--timeout=120s",
     ]);
     assert!(emulator_configurations(&emulator_url).is_empty());
-    // The model in team-b was never touched: no finalizer, no status (it was applied before the
-    // one in team-a, whose whole life is over).
+    // The model in team-b was never touched: no finalizer (the chart's policy binds to team-a
+    // alone), no status (it was applied before the one in team-a, whose whole life is over).
     let outside = plane.get_json(&["-n", "team-b", "recommendermodel", "outside"]);
     assert!(
         outside["metadata"]["finalizers"].is_null() && outside["status"].is_null(),
@@ -468,7 +484,7 @@ fn helm_upgrade_keeps_the_crd_on_uninstall() {
     plane.kubectl_ok(&["wait", "--for=condition=Established", CRD, "--timeout=60s"]);
     let scratch = ScratchNamespace::new(plane, &turn, "deploy-keep");
     let namespace = scratch.name.as_str();
-    // No operator runs: the model has no finalizer, so only the CRD's deletion could remove it.
+    // No operator runs, so only the CRD's deletion could remove the model.
     apply(&model("survivor", namespace));
     let uid = plane.get_json(&["-n", namespace, "recommendermodel", "survivor"])["metadata"]["uid"]
         .clone();
