@@ -1168,10 +1168,12 @@ fn note_arrival(
     let watcher::Event::Apply(object) = event else {
         return;
     };
-    if object.metadata.deletion_timestamp.is_none()
-        && object.status_str("configurationId").is_none()
+    // Nearly every event is for a known object (our own status writes among them): the store
+    // look-up goes first, so the status is parsed only for a new one.
+    if seen.get(&ObjectRef::from_obj(object)).is_none()
+        && object.metadata.deletion_timestamp.is_none()
         && !object.annotations().contains_key(CREATE_REQUESTED_AT)
-        && seen.get(&ObjectRef::from_obj(object)).is_none()
+        && object.status_str("configurationId").is_none()
         && let Some(uid) = &object.metadata.uid
     {
         lock(fresh).insert(uid.clone());
