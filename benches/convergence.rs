@@ -60,6 +60,9 @@ const BENCH_MANAGER: &str = "convergence-bench";
 const LIMIT_MANAGER: &str = "convergence-limit";
 /// Requests in flight while the benchmark applies the models.
 const APPLY_PARALLELISM: usize = 16;
+/// The label on the operator runs' namespaces, which the finalizer policy's binding selects: the
+/// limit's models get no finalizer, as they need none.
+const OPERATOR_NAMESPACE_LABEL: &[(&str, &str)] = &[("convergence-bench/operator", "true")];
 const BINARY_TARGET_BYTES: u64 = 40_000_000;
 const RSS_TARGET_MIB: f64 = 64.0;
 
@@ -117,7 +120,7 @@ struct Bench {
     clk_tck: f64,
     /// etcd and kube-apiserver, to measure what each side costs the control plane.
     plane_pids: Vec<u32>,
-    /// Whether the finalizer policy is installed (see `install_finalizer_policy`).
+    /// Whether the install's finalizer policy is bound to the operator runs' namespaces.
     finalizer_policy: bool,
 }
 
@@ -168,7 +171,13 @@ fn run(mut args: Args) -> Result<()> {
     let plane = control_plane();
     plane.install_crd();
     if !args.no_finalizer_policy {
-        install_finalizer_policy(plane)?;
+        // The install's policy, bound to the operator runs' namespaces only.
+        let (key, value) = OPERATOR_NAMESPACE_LABEL[0];
+        support::deploy::bind_finalizer_policy(
+            plane,
+            "convergence-bench",
+            json!({"matchLabels": {key: value}}),
+        );
     }
     eprintln!(
         "control plane up: {} (logs in {})",
@@ -241,42 +250,6 @@ fn run(mut args: Args) -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Building and finding the binaries
-
-/// The label on the operator runs' namespaces, which the finalizer policy's binding selects: the
-/// limit's models get no finalizer, as they need none.
-const OPERATOR_NAMESPACE_LABEL: &[(&str, &str)] = &[("convergence-bench/operator", "true")];
-
-/// The install's admission policy (deploy/manifests/finalizer-policy.yaml), bound to the operator
-/// runs' namespaces only.
-fn install_finalizer_policy(plane: &ControlPlane) -> Result<()> {
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/manifests/finalizer-policy.yaml"
-    );
-    let (key, value) = OPERATOR_NAMESPACE_LABEL[0];
-    let selector =
-        json!({"spec": {"matchResources": {"namespaceSelector": {"matchLabels": {key: value}}}}});
-    for args in [
-        vec!["apply", "--server-side", "-f", file],
-        vec![
-            "patch",
-            "mutatingadmissionpolicybinding",
-            "recommender-operator",
-            "--type=merge",
-            "-p",
-            &selector.to_string(),
-        ],
-    ] {
-        let out = plane.kubectl(&args);
-        ensure!(
-            out.status.success(),
-            "kubectl {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
 
 fn build_release() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -365,7 +338,11 @@ impl Bench {
         self.create_namespace(&namespace, OPERATOR_NAMESPACE_LABEL)
             .await?;
         if self.finalizer_policy {
-            self.wait_for_finalizer_policy(&namespace).await?;
+            // So that every measured model gets the finalizer from the policy.
+            let probe = model(&namespace, "policy-probe");
+            tokio::task::block_in_place(|| {
+                support::deploy::wait_for_finalizer_policy(self.plane, &namespace, &probe)
+            });
         }
         let (mut emulator, emulator_url) = self.start_emulator(&namespace, n)?;
         let api = self.models(&namespace);
@@ -818,30 +795,6 @@ impl Bench {
         let gvk = GroupVersionKind::gvk(GROUP, VERSION, KIND);
         let resource = ApiResource::from_gvk_with_plural(&gvk, PLURAL);
         Api::namespaced_with(self.client.clone(), namespace, &resource)
-    }
-
-    /// Policies reach admission through an informer: dry-run creates until one comes back with
-    /// the finalizer, so that every measured model gets it.
-    async fn wait_for_finalizer_policy(&self, namespace: &str) -> Result<()> {
-        let api = self.models(namespace);
-        let probe: DynamicObject = serde_json::from_value(model(namespace, "policy-probe"))?;
-        let params = PostParams {
-            dry_run: true,
-            ..PostParams::default()
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            // Until admission knows the new CRD's kind, creates are refused (503): not yet.
-            let created = api.create(&params, &probe).await;
-            if created.is_ok_and(|c| !c.metadata.finalizers.unwrap_or_default().is_empty()) {
-                return Ok(());
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "the finalizer policy did not apply within 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     async fn create_namespace(&self, name: &str, labels: &[(&str, &str)]) -> Result<()> {

@@ -716,77 +716,15 @@ impl TestEnv {
         );
     }
 
-    /// Installs the chart's finalizer policy (deploy/manifests/finalizer-policy.yaml), bound to
-    /// this namespace only so the other tests' models keep taking the operator's own path, and
-    /// waits until the API server applies it to new models (`probe`, a valid model, is created
-    /// with a server-side dry run until it comes back with the finalizer).
+    /// Installs the chart's finalizer policy, bound to this namespace only so the other tests'
+    /// models keep taking the operator's own path, and waits until it applies to `probe`.
     pub fn bind_finalizer_policy(&self, probe: &Value) {
-        let file = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/manifests/finalizer-policy.yaml"
+        super::deploy::bind_finalizer_policy(
+            self.plane,
+            &format!("finalizer-policy-{}", self.namespace),
+            json!({"matchLabels": {"kubernetes.io/metadata.name": self.namespace}}),
         );
-        let docs = self
-            .plane
-            .kubectl_ok(&["create", "--dry-run=client", "-o", "json", "-f", file]);
-        // One JSON object per document, or a List of them.
-        let docs: Vec<Value> = serde_json::Deserializer::from_str(&docs)
-            .into_iter::<Value>()
-            .map(|d| d.expect("kubectl prints the policy as JSON"))
-            .flat_map(|d| match d["items"].as_array() {
-                Some(items) => items.clone(),
-                None => vec![d],
-            })
-            .collect();
-        let policy = docs
-            .iter()
-            .find(|d| d["kind"] == "MutatingAdmissionPolicy")
-            .expect("the file holds the policy");
-        let binding = json!({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "MutatingAdmissionPolicyBinding",
-            "metadata": {"name": format!("finalizer-policy-{}", self.namespace)},
-            "spec": {
-                "policyName": policy["metadata"]["name"],
-                "matchResources": {"namespaceSelector": {"matchLabels": {
-                    "kubernetes.io/metadata.name": self.namespace,
-                }}},
-            },
-        });
-        for object in [policy, &binding] {
-            let out = self
-                .plane
-                .kubectl_stdin(&["apply", "--server-side", "-f", "-"], &object.to_string());
-            assert!(
-                out.status.success(),
-                "apply the policy: {}",
-                text(&out.stderr)
-            );
-        }
-        // Policies reach admission through an informer: probe with a dry run until it applies.
-        wait_until(
-            Duration::from_secs(60),
-            "the finalizer policy applies",
-            || {
-                let out = self.plane.kubectl_stdin(
-                    &[
-                        "-n",
-                        &self.namespace,
-                        "create",
-                        "--dry-run=server",
-                        "-o",
-                        "json",
-                        "-f",
-                        "-",
-                    ],
-                    &probe.to_string(),
-                );
-                serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|o| {
-                    o["metadata"]["finalizers"]
-                        .as_array()
-                        .is_some_and(|f| !f.is_empty())
-                })
-            },
-        );
+        super::deploy::wait_for_finalizer_policy(self.plane, &self.namespace, probe);
     }
 
     /// The reasons of this namespace's events matching a field selector (`None`: all).

@@ -15,7 +15,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use super::cluster::{ControlPlane, Process, text, tool, workspace_bin};
+use super::cluster::{ControlPlane, Process, text, tool, wait_until, workspace_bin};
 
 /// The chart under test: `deploy/helm/recommender-operator`, or `RECOMMENDER_TEST_CHART` (a
 /// packaged `.tgz`, or a copy with a change to try) when set.
@@ -84,6 +84,66 @@ pub fn helm_ok(plane: &ControlPlane, args: &[&str]) -> String {
 pub fn yaml_objects(yaml: &str) -> Vec<Value> {
     let documents: Vec<Value> = serde_saphyr::from_multiple(yaml).expect("valid YAML");
     documents.into_iter().filter(|d| d.is_object()).collect()
+}
+
+/// The install's finalizer policy (`deploy/manifests/finalizer-policy.yaml`) with a binding of
+/// its own, `binding`, for the namespaces `namespace_selector` selects: tests and the benchmark
+/// scope it so that every other model keeps taking the operator's own path.
+pub fn bind_finalizer_policy(plane: &ControlPlane, binding: &str, namespace_selector: Value) {
+    let file = format!("{KUSTOMIZE_BASE}/finalizer-policy.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {file}: {e}"));
+    let policy = yaml_objects(&yaml)
+        .into_iter()
+        .find(|d| d["kind"] == "MutatingAdmissionPolicy")
+        .expect("the file holds the policy");
+    let binding = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicyBinding",
+        "metadata": {"name": binding},
+        "spec": {
+            "policyName": policy["metadata"]["name"],
+            "matchResources": {"namespaceSelector": namespace_selector},
+        },
+    });
+    for object in [&policy, &binding] {
+        let out = plane.kubectl_stdin(&["apply", "--server-side", "-f", "-"], &object.to_string());
+        assert!(
+            out.status.success(),
+            "apply the policy: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Waits until the API server applies the finalizer policy to new models in `namespace`:
+/// `probe`, a valid model, is created with a server-side dry run until it comes back with the
+/// finalizer. (Policies reach admission through an informer, and until admission knows a new
+/// CRD's kind the create is refused.)
+pub fn wait_for_finalizer_policy(plane: &ControlPlane, namespace: &str, probe: &Value) {
+    wait_until(
+        Duration::from_secs(60),
+        "the finalizer policy applies",
+        || {
+            let out = plane.kubectl_stdin(
+                &[
+                    "-n",
+                    namespace,
+                    "create",
+                    "--dry-run=server",
+                    "-o",
+                    "json",
+                    "-f",
+                    "-",
+                ],
+                &probe.to_string(),
+            );
+            serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|o| {
+                o["metadata"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty())
+            })
+        },
+    );
 }
 
 /// (kind, name, namespace) of each object.
