@@ -1,6 +1,6 @@
 """Checks the Helm chart and the kustomize base without a cluster.
 
-Needs helm and kubectl (scripts/tools.sh builds them into ~/.cache/recommender-operator/tools/bin;
+Needs helm and kubectl (scripts/tools.sh builds them into a cache it names with `bin-dir`;
 HELM and KUBECTL override) and PyYAML; a missing tool fails the tests with how to get it.
 
     pytest deploy
@@ -19,10 +19,13 @@ REPO = DEPLOY.parent
 CHART = DEPLOY / "helm" / "recommender-operator"
 BASE = DEPLOY / "manifests"
 CRD = REPO / "crds" / "recommendermodel.yaml"
+# scripts/test.sh sets RECOMMENDER_TOOLS_BIN; otherwise the tools script names its keyed cache.
 TOOLS = pathlib.Path(
-    os.environ.get("RECOMMENDER_TOOLS_CACHE")
-    or pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "recommender-operator" / "tools"
-) / "bin"
+    os.environ.get("RECOMMENDER_TOOLS_BIN")
+    or subprocess.run(
+        ["bash", str(REPO / "scripts" / "tools.sh"), "bin-dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+)
 RELEASE = NAMESPACE = "recommender-operator"
 # Labels that only say which tool rendered an object.
 TOOL_LABELS = {"helm.sh/chart", "app.kubernetes.io/managed-by"}

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "pinned Kubernetes tools (built once, cached outside the repository)"
-bash scripts/tools.sh >/dev/null
+RECOMMENDER_TOOLS_BIN=$(bash scripts/tools.sh | tail -n 1)
+export RECOMMENDER_TOOLS_BIN
 
 step "pinned Python test tools (a virtualenv cached outside the repository)"
 venv=${RECOMMENDER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/recommender-operator/venv-$(sha256sum scripts/requirements-test.txt | cut -c1-12)}

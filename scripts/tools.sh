@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes tools the tests and the demo need (etcd, kube-apiserver, kubectl,
-# helm) from the Go module proxy into a cache outside the repository, keyed by version.
-# A second run finds them and does nothing. Prints the bin directory on its last line.
+# helm) from the Go module proxy into a cache outside the repository.
+#
+#   bash scripts/tools.sh           build what is missing, check versions, print the bin directory
+#   bash scripts/tools.sh check     check that every built binary reports its pinned version
+#   bash scripts/tools.sh bin-dir   print the bin directory without building anything
+#
+# The build directory is named by a hash of this script, the pinned versions and the Go version,
+# so any change to how a tool is built starts from empty on every machine, CI's included: a warm
+# cache can never hide a broken build step again.
 #
 # Why these versions: Kubernetes 1.37 is the newest release the module proxy serves that builds
 # with the Go on our machines; etcd 3.6 is the line kubeadm pairs with Kubernetes 1.34+; helm 3.22
@@ -12,54 +19,124 @@ KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 
-CACHE=${RECOMMENDER_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recommender-operator/tools}
-BIN="$CACHE/bin"
-mkdir -p "$BIN"
-
 say() { echo "tools: $*" >&2; }
 die() { echo "tools: error: $*" >&2; exit 1; }
 
 command -v go >/dev/null || die "Go is not installed; install Go 1.26 or newer (apt-get install golang, or https://go.dev/dl) and run again"
-if [[ ! -x "$BIN/kube-apiserver-$KUBE_VERSION" || ! -x "$BIN/kubectl-$KUBE_VERSION" ]]; then
+
+ROOT=${RECOMMENDER_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recommender-operator/tools}
+KEY=$( { cat "${BASH_SOURCE[0]}"; echo "$KUBE_VERSION $ETCD_VERSION $HELM_VERSION"; go env GOVERSION; } |
+  sha256sum | cut -c1-16)
+CACHE=$ROOT/$KEY
+BIN=$CACHE/bin
+LOGS=$CACHE/logs
+
+# The version line each binary must print, and the command that prints it.
+expected_version() {
+  case $1 in
+    etcd) echo "etcd Version: ${ETCD_VERSION#v}" ;;
+    kube-apiserver) echo "Kubernetes $KUBE_VERSION" ;;
+    kubectl) echo "Client Version: $KUBE_VERSION" ;;
+    helm) echo "$HELM_VERSION" ;;
+  esac
+}
+reported_version() {
+  case $1 in
+    etcd) "$BIN/etcd" --version | head -n 1 ;;
+    kube-apiserver) "$BIN/kube-apiserver" --version ;;
+    kubectl) "$BIN/kubectl" version --client | head -n 1 ;;
+    helm) "$BIN/helm" version --template '{{.Version}}' ;;
+  esac
+}
+TOOLS=(etcd helm kube-apiserver kubectl)
+
+# check_one NAME: fails clearly unless $BIN/NAME exists and reports the pinned version.
+check_one() {
+  local name=$1 want got
+  want=$(expected_version "$name")
+  [[ -x "$BIN/$name" ]] || { say "$name is not built at $BIN/$name: run 'bash scripts/tools.sh'"; return 1; }
+  got=$(reported_version "$name" 2>&1) || { say "$name does not run: $got"; return 1; }
+  [[ $got == "$want" ]] || { say "$name reports '$got', pinned '$want' ($BIN/$name)"; return 1; }
+}
+
+# check_all [quiet]: every tool; prints each version unless quiet.
+check_all() {
+  local name failed=0
+  for name in "${TOOLS[@]}"; do
+    if check_one "$name"; then [[ ${1:-} == quiet ]] || say "$name: $(expected_version "$name")"; else failed=1; fi
+  done
+  ((failed == 0)) || die "a built tool does not match its pin; remove $CACHE and run 'bash scripts/tools.sh'"
+}
+
+case "${1:-build}" in
+  bin-dir) echo "$BIN"; exit 0 ;;
+  check) check_all; echo "$BIN"; exit 0 ;;
+  build) ;;
+  *) die "usage: bash scripts/tools.sh [build|check|bin-dir]" ;;
+esac
+
+mkdir -p "$BIN" "$LOGS"
+if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kubectl" ]]; then
   # The Kubernetes build needs about 4 GB of module cache and build cache.
   avail_kb=$(df -Pk "$CACHE" | awk 'NR==2 {print $4}')
   [[ ${avail_kb:-0} -gt 4000000 ]] || die "less than 4 GB free under $CACHE (and Go's caches); free some disk or set RECOMMENDER_TOOLS_CACHE"
 fi
 
-# build NAME VERSION CMD...: runs CMD (which writes $out) unless $BIN/NAME-VERSION exists.
+# build NAME STEP: runs STEP (which writes $out, with Go's chatter in $log) unless $BIN/NAME exists,
+# then checks the version the new binary reports.
 build() {
-  local name=$1 version=$2; shift 2
-  local target="$BIN/$name-$version"
-  if [[ -x "$target" ]]; then
-    ln -sf "$name-$version" "$BIN/$name"
-    return
-  fi
-  say "building $name $version (first run only; this takes minutes on 2 cores)"
+  local name=$1 step=$2 started=$SECONDS
+  [[ -x "$BIN/$name" ]] && return
   local work; work=$(mktemp -d)
-  out="$work/$name" "$@" || { rm -rf "$work"; die "building $name $version failed (see the Go output above)"; }
-  mv "$work/$name" "$target"
+  log=$LOGS/$name.log out=$work/$name
+  say "building $name $(expected_version "$name" | grep -oE '[0-9][0-9.]*$') (first run only; log: $log)"
+  if ! "$step" >"$log" 2>&1; then
+    rm -rf "$work"
+    tail -n 20 "$log" >&2
+    die "building $name failed after $((SECONDS - started)) s; the whole Go output is in $log"
+  fi
+  mv "$out" "$BIN/$name"
   rm -rf "$work"
-  ln -sf "$name-$version" "$BIN/$name"
-  say "built $target"
+  check_one "$name" || { rm -f "$BIN/$name"; die "the $name just built is not the pinned version"; }
+  say "built $name in $((SECONDS - started)) s"
 }
 
-# `go install pkg@version` builds with the module's own go.mod, exactly as released.
-go_install() {
-  local pkg=$1 dir; dir=$(mktemp -d)
-  GOBIN="$dir" go install -trimpath -ldflags=-s "$pkg" && mv "$dir"/* "$out" && rmdir "$dir"
+# wrapper_module DIR PACKAGE@VERSION: a module of our own that requires PACKAGE's module at
+# VERSION, with the checksums of everything PACKAGE imports. Building through it works where
+# `go install PACKAGE@VERSION` is refused because the module's go.mod has replace directives
+# (etcd's server module does in every 3.5 and 3.6 release).
+wrapper_module() {
+  local dir=$1 require=$2
+  if [[ ! -f "$dir/.ready" ]]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    (cd "$dir" && go mod init "tools.local/$(basename "$dir")" && go get "$require") || return 1
+    touch "$dir/.ready"
+  fi
 }
-build_etcd() { go_install "go.etcd.io/etcd/server/v3@$ETCD_VERSION"; }
-build_helm() { go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
+
+build_etcd() {
+  local dir=$CACHE/src/etcd
+  wrapper_module "$dir" "go.etcd.io/etcd/server/v3@$ETCD_VERSION" || return 1
+  (cd "$dir" && go build -trimpath -ldflags=-s -o "$out" go.etcd.io/etcd/server/v3)
+}
+
+build_helm() {
+  local dir=$CACHE/src/helm
+  wrapper_module "$dir" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" || return 1
+  # Helm's release build stamps its version this way; without it `helm version` says "v3.N".
+  (cd "$dir" && go build -trimpath -o "$out" \
+    -ldflags="-s -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm)
+}
 
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths, so
-# a wrapper module pins each one to the matching v0.X.Y release instead.
+# its wrapper module also pins each one to the matching v0.X.Y release.
 kube_module_dir() {
-  local dir=$CACHE/src/kubernetes-$KUBE_VERSION
+  local dir=$CACHE/src/kubernetes
   if [[ ! -f "$dir/.ready" ]]; then
     rm -rf "$dir"; mkdir -p "$dir"
     local gomod staging
     gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-    [[ -f "$gomod" ]] || { say "could not fetch k8s.io/kubernetes@$KUBE_VERSION from the module proxy"; return 1; }
+    [[ -f "$gomod" ]] || { echo "could not fetch k8s.io/kubernetes@$KUBE_VERSION from the module proxy"; return 1; }
     staging="v0.${KUBE_VERSION#v1.}"
     {
       echo "module tools.local/kubernetes"
@@ -69,24 +146,32 @@ kube_module_dir() {
         awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
     } > "$dir/go.mod"
     printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubectl/pkg/cmd"\n)\n' > "$dir/tools.go"
-    (cd "$dir" && go mod tidy >&2) || return 1
+    (cd "$dir" && go mod tidy) || return 1
     touch "$dir/.ready"
   fi
-  echo "$dir"
 }
 
-build_kube_apiserver() {
-  local dir; dir=$(kube_module_dir) || return 1
-  (cd "$dir" && go build -trimpath -ldflags=-s -o "$out" k8s.io/kubernetes/cmd/kube-apiserver)
+# Kubernetes' release build stamps the version into both version packages; without it the
+# binaries say v0.0.0-master.
+kube_ldflags() {
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  local pkg flags="-s"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  echo "$flags"
 }
 
-build_kubectl() {
-  local dir; dir=$(kube_module_dir) || return 1
-  (cd "$dir" && go build -trimpath -ldflags=-s -o "$out" k8s.io/kubernetes/cmd/kubectl)
+build_kube() {
+  kube_module_dir || return 1
+  (cd "$CACHE/src/kubernetes" && go build -trimpath -ldflags="$(kube_ldflags)" -o "$out" "k8s.io/kubernetes/cmd/$1")
 }
+build_kube_apiserver() { build_kube kube-apiserver; }
+build_kubectl() { build_kube kubectl; }
 
-build etcd "$ETCD_VERSION" build_etcd
-build helm "$HELM_VERSION" build_helm
-build kube-apiserver "$KUBE_VERSION" build_kube_apiserver
-build kubectl "$KUBE_VERSION" build_kubectl
+build etcd build_etcd
+build helm build_helm
+build kube-apiserver build_kube_apiserver
+build kubectl build_kubectl
+check_all quiet
 echo "$BIN"

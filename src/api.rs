@@ -2,7 +2,7 @@
 //! "Add recommender model" wizard.
 //!
 //! The CEL rules here are the server-side half of validation; `validation.rs` holds the same
-//! rules in Rust (plus the few CEL cannot say). `tests/cases/validation.yaml` drives both.
+//! rules in Rust (plus the few CEL cannot say). `tests/cases/validation.json` drives both.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
@@ -22,8 +22,9 @@ pub const GROUP: &str = "pinpoint.recommenders.dev";
     namespaced,
     status = "RecommenderModelStatus",
     shortname = "recmodel",
+    doc = "A recommender model: the link between an Amazon Pinpoint project and an Amazon Personalize campaign that the Pinpoint console's \"Add recommender model\" wizard makes, kept in Kubernetes. The operator validates it, publishes it to Pinpoint as a recommender configuration, and reports the configuration ID and every problem in status.",
     category = "pinpoint",
-    printcolumn = r#"{"name":"Model","type":"string","jsonPath":".spec.name"}"#,
+    printcolumn = r#"{"name":"Model","type":"string","jsonPath":".status.name"}"#,
     printcolumn = r#"{"name":"Configuration ID","type":"string","jsonPath":".status.configurationId"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
@@ -197,6 +198,9 @@ pub struct RecommenderModelStatus {
     /// The generation the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The recommender model name published to Pinpoint: spec.name, or metadata.name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Pinpoint's ID for the recommender configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration_id: Option<String>,

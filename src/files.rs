@@ -3,7 +3,8 @@
 
 use std::io::Read;
 
-use kube::ResourceExt;
+use kube::{CustomResourceExt, ResourceExt};
+use serde_json::Value;
 
 use crate::{
     api::{FieldError, GROUP, RecommenderModel},
@@ -41,6 +42,7 @@ pub fn read_input(path: &str) -> Result<String, ReadError> {
 pub fn check_documents(text: &str) -> Result<Vec<Finding>, ReadError> {
     let documents: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(text).map_err(|e| ReadError::Yaml(e.to_string()))?;
+    let schema = model_schema();
     let mut findings = Vec::new();
     for document in documents {
         let is_model = document.get("kind").and_then(|k| k.as_str()) == Some("RecommenderModel")
@@ -62,6 +64,17 @@ pub fn check_documents(text: &str) -> Result<Vec<Finding>, ReadError> {
                 .and_then(|v| v.as_str())
                 .unwrap_or("<unnamed>"),
         );
+        // Missing fields are named at their own paths, all of them, as the API server does;
+        // serde would stop at the first and name only its parent.
+        let mut missing = Vec::new();
+        missing_required(&schema, &document, "", &mut missing);
+        if !missing.is_empty() {
+            findings.extend(missing.into_iter().map(|error| Finding {
+                object: object.clone(),
+                error,
+            }));
+            continue;
+        }
         match serde_path_to_error::deserialize::<_, RecommenderModel>(document) {
             Ok(model) => findings.extend(validate(&model.spec, &model.name_any()).into_iter().map(
                 |error| Finding {
@@ -79,4 +92,53 @@ pub fn check_documents(text: &str) -> Result<Vec<Finding>, ReadError> {
         }
     }
     Ok(findings)
+}
+
+/// The CRD's OpenAPI schema, as JSON.
+fn model_schema() -> Value {
+    RecommenderModel::crd()
+        .spec
+        .versions
+        .first()
+        .and_then(|v| v.schema.as_ref())
+        .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
+        .unwrap_or_default()
+}
+
+/// Every field the schema requires that `value` lacks, as `PATH: Required value`.
+fn missing_required(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
+    let child = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::Object(fields) => {
+            let required = schema.get("required").and_then(Value::as_array);
+            for key in required.into_iter().flatten().filter_map(Value::as_str) {
+                if fields.get(key).is_none_or(Value::is_null) {
+                    out.push(FieldError {
+                        field: child(key),
+                        message: "Required value".to_owned(),
+                    });
+                }
+            }
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for (key, sub) in properties.into_iter().flatten() {
+                if let Some(v) = fields.get(key) {
+                    missing_required(sub, v, &child(key), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    missing_required(sub, v, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
 }

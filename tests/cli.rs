@@ -89,6 +89,36 @@ spec:
 }
 
 #[test]
+fn missing_fields_are_named_at_their_own_paths() {
+    let yaml = r#"
+apiVersion: pinpoint.recommenders.dev/v1alpha1
+kind: RecommenderModel
+metadata: {name: sparse, namespace: marketing}
+spec:
+  processing:
+    lambda:
+      function: enrich
+      attributes: [{name: Title}]
+---
+apiVersion: pinpoint.recommenders.dev/v1alpha1
+kind: RecommenderModel
+metadata: {name: empty}
+"#;
+    let out = run(&["validate", "-"], yaml);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            "-: marketing/sparse: spec.campaignArn: Required value",
+            "-: marketing/sparse: spec.role: Required value",
+            "-: marketing/sparse: spec.processing.lambda.attributes[0].displayName: Required value",
+            "-: default/empty: spec: Required value",
+        ],
+    );
+}
+
+#[test]
 fn unparsable_input_exits_two_with_line_and_column() {
     let out = run(&["validate", "-"], "apiVersion: v1\nkind: [unclosed\n");
     assert_eq!(out.status.code(), Some(2));

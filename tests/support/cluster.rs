@@ -20,23 +20,24 @@ use rcgen::{
 };
 use serde_json::{Value, json};
 
-/// Where `scripts/tools.sh` puts the binaries.
+/// Where `scripts/tools.sh` puts the binaries: `RECOMMENDER_TOOLS_BIN` (which `scripts/test.sh`
+/// sets), or what the script itself says, since its cache directory is keyed by a hash of how
+/// the tools are built.
 pub fn tools_bin() -> PathBuf {
     if let Ok(dir) = std::env::var("RECOMMENDER_TOOLS_BIN") {
         return PathBuf::from(dir);
     }
-    let cache = std::env::var("RECOMMENDER_TOOLS_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let base = std::env::var("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| {
-                    PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-                        .join(".cache")
-                });
-            base.join("recommender-operator/tools")
-        });
-    cache.join("bin")
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/tools.sh");
+    let out = Command::new("bash")
+        .args([script, "bin-dir"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script} ({e}): bash and Go are needed"));
+    assert!(
+        out.status.success(),
+        "`bash scripts/tools.sh bin-dir` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// A tool's path; fails the test with the fix when it is missing.
