@@ -463,9 +463,11 @@ async fn publish<P: Pinpoint>(
     status.role_arn = Some(role_arn.to_owned());
 
     // A new campaign Region means a new home: Pinpoint configurations are regional.
+    let mut moved = false;
     if let (Some(id), Some(old_region)) = (&status.configuration_id, &status.region)
         && *old_region != region
     {
+        moved = true;
         pinpoint.delete(old_region, id).await?;
         notes.push(Note::normal(
             "Moved",
@@ -527,7 +529,14 @@ async fn publish<P: Pinpoint>(
             let since = model
                 .annotations()
                 .get(CREATE_REQUESTED_AT)
-                .and_then(|t| t.parse::<Timestamp>().ok());
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                // The Create of a move cut in half (old deleted, new never recorded) may have
+                // happened too: the status still names the old Region.
+                .or_else(|| {
+                    moved
+                        .then(|| model.metadata.creation_timestamp.as_ref().map(|t| t.0))
+                        .flatten()
+                });
             match create_once(pinpoint, claims, &region, &desired, since).await? {
                 (p, false) => {
                     notes.push(Note::logged(
@@ -643,46 +652,6 @@ fn role_note(arn: &str, deleted: role::Deleted) -> Option<Note> {
     }
 }
 
-/// Deletes the roles the operator created for a model being deleted under `Delete`: the one in
-/// the status, and the one the spec names (made, but not yet recorded, when a pass failed).
-pub async fn delete_created_roles(
-    model: &RecommenderModel,
-    aws: &AccountServices,
-) -> Result<Vec<Note>, Error> {
-    if model.spec.deletion_policy == DeletionPolicy::Retain {
-        return Ok(Vec::new());
-    }
-    let owner = role::owner(&model.namespace().unwrap_or_default(), &model.name_any());
-    let recorded = model
-        .status
-        .as_ref()
-        .map(|s| s.created_role_arns.clone())
-        .unwrap_or_default();
-    let mut notes = Vec::new();
-    for arn in &recorded {
-        notes.extend(delete_role_note(aws, &owner, arn).await?);
-    }
-    // A role made by a pass whose status write was lost carries this model's tag but is not
-    // recorded: look for it by the spec's name, best effort (it may never have been made).
-    if let Some(create) = &model.spec.role.create {
-        let expected = role::expected_arn(
-            &model.spec.campaign_arn,
-            &aws.settings.role_path,
-            &create.name,
-        );
-        if !recorded.contains(&expected) {
-            match role::delete(aws, &owner, &expected).await {
-                Ok(deleted @ role::Deleted::Deleted) => notes.extend(role_note(&expected, deleted)),
-                Ok(_) => {}
-                Err(e) => {
-                    warn!(error = %e, role = %expected, "could not look for an unrecorded role")
-                }
-            }
-        }
-    }
-    Ok(notes)
-}
-
 async fn recreate<P: Pinpoint>(
     pinpoint: &P,
     claims: Claims<'_>,
@@ -720,9 +689,9 @@ const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Creates the configuration, unless an earlier attempt already did. Create is not idempotent
 /// (Pinpoint has no client token), so when a Create may have been sent before without its result
-/// being recorded (the operator died, or the connection dropped), `since` says from when; a
-/// configuration with exactly the desired content created after that is the earlier attempt's
-/// result, and is adopted instead of making a second one. Returns whether it adopted.
+/// being recorded (the operator died, or the connection dropped), `since` says from when, and
+/// the configuration that attempt made (see `find_unrecorded`) is adopted instead of making a
+/// second one. Returns whether it adopted.
 async fn create_once<P: Pinpoint>(
     pinpoint: &P,
     claims: Claims<'_>,
@@ -730,29 +699,50 @@ async fn create_once<P: Pinpoint>(
     desired: &crate::desired::RecommenderConfig,
     since: Option<Timestamp>,
 ) -> Result<(Published, bool), Error> {
-    if let Some(since) = since {
-        let earliest = since - CLOCK_SKEW;
-        let mut candidates: Vec<Published> = pinpoint
-            .list(region)
-            .await?
-            .into_iter()
-            .filter(|p| {
-                claims(&p.id).is_none()
-                    && p.config == *desired
-                    && p.creation_date
-                        .parse::<Timestamp>()
-                        .is_ok_and(|t| t >= earliest)
-            })
-            .collect();
-        candidates.sort_by(|a, b| a.creation_date.cmp(&b.creation_date));
-        if let Some(first) = candidates.into_iter().next() {
-            return Ok((first, true));
-        }
+    if let Some(since) = since
+        && let Some(earlier) =
+            find_unrecorded(pinpoint, claims, region, &desired.name, Some(desired), since).await?
+    {
+        return Ok((earlier, true));
     }
     failpoint("before-create");
     let published = pinpoint.create(region, desired).await?;
     failpoint("after-create");
     Ok((published, false))
+}
+
+/// The configuration an unrecorded Create of this model may have made: in its Region, managed by
+/// no other model, with the model's name, and created since `since` (less the clock skew). The
+/// name, not the whole content, is matched, so a spec edited after the lost Create still finds
+/// it; among several, one with exactly the desired content wins, then the oldest. Used both
+/// before a Create and before the finalizer is removed, so neither a duplicate nor an orphan is
+/// left.
+async fn find_unrecorded<P: Pinpoint>(
+    pinpoint: &P,
+    claims: Claims<'_>,
+    region: &str,
+    name: &str,
+    desired: Option<&crate::desired::RecommenderConfig>,
+    since: Timestamp,
+) -> Result<Option<Published>, Error> {
+    let earliest = since - CLOCK_SKEW;
+    let mut candidates: Vec<Published> = pinpoint
+        .list(region)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            claims(&p.id).is_none()
+                && p.config.name == name
+                && p.creation_date
+                    .parse::<Timestamp>()
+                    .is_ok_and(|t| t >= earliest)
+        })
+        .collect();
+    candidates.sort_by(|a, b| {
+        let exact = |p: &Published| Some(&p.config) != desired;
+        (exact(a), &a.creation_date).cmp(&(exact(b), &b.creation_date))
+    });
+    Ok(candidates.into_iter().next())
 }
 
 /// A test hook: with `RECOMMENDER_OPERATOR_FAILPOINT=NAME` the process aborts at that point, as
@@ -768,43 +758,231 @@ fn failpoint(name: &str) {
 
 fn record(status: &mut RecommenderModelStatus, region: &str, published: Published) {
     status.configuration_id = Some(published.id);
+    status.name = Some(published.config.name);
     status.region = Some(region.to_owned());
     status.creation_date = Some(published.creation_date).filter(|d| !d.is_empty());
     status.last_modified_date = Some(published.last_modified_date).filter(|d| !d.is_empty());
 }
 
-/// Deletes the model's configuration when its policy says so. Reads only the status and the
-/// deletion policy, so a bad spec never blocks deletion.
-pub async fn delete_configuration<P: Pinpoint>(
-    model: &RecommenderModel,
+/// Everything deleting a model may have to clean up, read from the few fields deletion needs
+/// (as raw JSON, so a bad spec, or an object this version cannot decode, never blocks its
+/// deletion). Typed and unreadable objects take this one path.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Leftovers {
+    /// `NAMESPACE/NAME`: the owner tag of the roles made for the model.
+    pub owner: String,
+    pub retain: bool,
+    /// `(region, id)` of the configuration in the status.
+    pub recorded: Option<(String, String)>,
+    /// Where a Create whose result was never recorded may have made a configuration.
+    pub unrecorded: Option<UnrecordedCreate>,
+    /// `status.createdRoleArns`.
+    pub created_roles: Vec<String>,
+    /// The role `spec.role.create` names: perhaps made by a pass whose status write was lost.
+    pub spec_role: Option<String>,
+}
+
+/// Where to look for a configuration an unrecorded Create made: see `find_unrecorded`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnrecordedCreate {
+    pub region: String,
+    /// The published name.
+    pub name: String,
+    /// The create marker, or the object's creation.
+    pub since: Timestamp,
+}
+
+impl Leftovers {
+    pub fn of(model: &RecommenderModel, role_path: &str) -> Self {
+        let spec = serde_json::to_value(&model.spec).unwrap_or_default();
+        let status = serde_json::to_value(&model.status).unwrap_or_default();
+        Self::read(&model.metadata, &spec, &status, role_path)
+    }
+
+    /// From the raw spec and status. A Create may be unrecorded when the status names no
+    /// configuration in the spec's Region (never recorded, or a Region move cut in half); the
+    /// caller drops `unrecorded` when it knows no Create was sent.
+    pub fn read(
+        metadata: &kube::api::ObjectMeta,
+        spec: &serde_json::Value,
+        status: &serde_json::Value,
+        role_path: &str,
+    ) -> Self {
+        let text = |value: &serde_json::Value, pointer: &str| {
+            value
+                .pointer(pointer)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let object_name = metadata.name.clone().unwrap_or_default();
+        let campaign = text(spec, "/campaignArn").unwrap_or_default();
+        let spec_region = arn_region(&campaign).map(str::to_owned);
+        let recorded = text(status, "/configurationId").and_then(|id| {
+            let region = text(status, "/region").or_else(|| spec_region.clone())?;
+            Some((region, id))
+        });
+        let since = metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(CREATE_REQUESTED_AT))
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .or_else(|| metadata.creation_timestamp.as_ref().map(|t| t.0));
+        let unrecorded = match (spec_region, since) {
+            (Some(region), Some(since))
+                if recorded.as_ref().is_none_or(|(r, _)| *r != region) =>
+            {
+                Some(UnrecordedCreate {
+                    region,
+                    name: text(spec, "/name").unwrap_or_else(|| object_name.clone()),
+                    since,
+                })
+            }
+            _ => None,
+        };
+        let created_roles = status
+            .get("createdRoleArns")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        Self {
+            owner: role::owner(
+                metadata.namespace.as_deref().unwrap_or_default(),
+                &object_name,
+            ),
+            retain: text(spec, "/deletionPolicy").as_deref() == Some("Retain"),
+            recorded,
+            unrecorded,
+            created_roles,
+            spec_role: text(spec, "/role/create/name")
+                .map(|name| role::expected_arn(&campaign, role_path, &name)),
+        }
+    }
+}
+
+/// Deletes what the model left in AWS under `Delete`, or names what stays under `Retain`: the
+/// recorded configuration, the one an unrecorded Create made, and the roles the operator made
+/// for it. Safe to repeat after any failure; the finalizer is removed only once it succeeds.
+pub async fn delete_leftovers<P: Pinpoint>(
+    leftovers: &Leftovers,
     pinpoint: &P,
-) -> Result<Note, Error> {
-    let status = model.status.clone().unwrap_or_default();
-    let Some(id) = status.configuration_id else {
-        return Ok(Note::normal(
+    account: &AccountServices,
+    claims: Claims<'_>,
+) -> Result<Vec<Note>, Error> {
+    let mut notes = Vec::new();
+    if let Some((region, id)) = &leftovers.recorded {
+        notes.push(delete_recorded(leftovers.retain, region, id, pinpoint).await?);
+    }
+    if let Some(u) = &leftovers.unrecorded
+        && let Some(found) =
+            find_unrecorded(pinpoint, claims, &u.region, &u.name, None, u.since).await?
+        && leftovers.recorded.as_ref().is_none_or(|(_, id)| *id != found.id)
+    {
+        let (id, region) = (found.id, &u.region);
+        let why = "made by a Create whose result was never recorded";
+        notes.push(if leftovers.retain {
+            Note::normal(
+                "Retained",
+                format!("deletionPolicy is Retain: configuration {id} in {region} ({why}) stays in Pinpoint"),
+            )
+        } else {
+            pinpoint.delete(region, &id).await?;
+            Note::normal(
+                "Deleted",
+                format!("deleted configuration {id} in {region}, {why}"),
+            )
+        });
+    }
+    if notes.is_empty() {
+        notes.push(Note::normal(
             "Deleted",
             "nothing was published; nothing to delete".to_owned(),
         ));
-    };
-    if model.spec.deletion_policy == DeletionPolicy::Retain {
+    }
+    notes.extend(delete_roles(leftovers, account).await?);
+    Ok(notes)
+}
+
+/// Deletes the roles the operator created for a model being deleted under `Delete`: the ones in
+/// the status, and the one the spec names (made, but not yet recorded, when a pass failed).
+pub async fn delete_created_roles(
+    model: &RecommenderModel,
+    account: &AccountServices,
+) -> Result<Vec<Note>, Error> {
+    delete_roles(
+        &Leftovers::of(model, &account.settings.role_path),
+        account,
+    )
+    .await
+}
+
+async fn delete_roles(leftovers: &Leftovers, account: &AccountServices) -> Result<Vec<Note>, Error> {
+    let mut notes = Vec::new();
+    if leftovers.retain {
+        return Ok(notes);
+    }
+    for arn in &leftovers.created_roles {
+        notes.extend(delete_role_note(account, &leftovers.owner, arn).await?);
+    }
+    // Best effort: the role may never have been made, and IAM may not be reachable at all.
+    if let Some(arn) = leftovers
+        .spec_role
+        .as_ref()
+        .filter(|arn| !leftovers.created_roles.contains(arn))
+    {
+        match role::delete(account, &leftovers.owner, arn).await {
+            Ok(deleted @ role::Deleted::Deleted) => notes.extend(role_note(arn, deleted)),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, role = %arn, "could not look for an unrecorded role"),
+        }
+    }
+    Ok(notes)
+}
+
+/// Deletes the recorded configuration, or keeps it under `Retain`.
+async fn delete_recorded<P: Pinpoint>(
+    retain: bool,
+    region: &str,
+    id: &str,
+    pinpoint: &P,
+) -> Result<Note, Error> {
+    if retain {
         return Ok(Note::normal(
             "Retained",
-            format!("deletionPolicy is Retain: configuration {id} stays in Pinpoint"),
+            format!("deletionPolicy is Retain: configuration {id} in {region} stays in Pinpoint"),
         ));
     }
-    let region = status
-        .region
-        .or_else(|| arn_region(&model.spec.campaign_arn).map(str::to_owned))
-        .unwrap_or_default();
-    let existed = pinpoint.delete(&region, &id).await?;
+    let existed = pinpoint.delete(region, id).await?;
     Ok(Note::normal(
         "Deleted",
         if existed {
             format!("deleted configuration {id} in {region}")
         } else {
-            format!("configuration {id} was already gone")
+            format!("configuration {id} in {region} was already gone")
         },
     ))
+}
+
+/// Deletes the model's recorded configuration when its policy says so (the whole clean-up is
+/// `delete_leftovers`). Reads only the status and the deletion policy.
+pub async fn delete_configuration<P: Pinpoint>(
+    model: &RecommenderModel,
+    pinpoint: &P,
+) -> Result<Note, Error> {
+    match Leftovers::of(model, "/").recorded {
+        Some((region, id)) => delete_recorded(
+            model.spec.deletion_policy == DeletionPolicy::Retain,
+            &region,
+            &id,
+            pinpoint,
+        )
+        .await,
+        None => Ok(Note::normal(
+            "Deleted",
+            "nothing was published; nothing to delete".to_owned(),
+        )),
+    }
 }
 
 /// Settings of the controller loop.
@@ -866,6 +1044,23 @@ impl<P: Pinpoint> Context<P> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Which watched object other than `uid` manages a configuration ID.
+fn claims_except<'a>(
+    objects: Option<&'a reflector::Store<CachedModel>>,
+    uid: &'a str,
+) -> impl Fn(&str) -> Option<String> + std::marker::Sync + 'a {
+    move |id: &str| {
+        objects?
+            .state()
+            .iter()
+            .find(|o| {
+                o.metadata.uid.as_deref() != Some(uid)
+                    && o.status_str("configurationId").as_deref() == Some(id)
+            })
+            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+    }
 }
 
 async fn reconcile<P: Pinpoint>(
@@ -948,17 +1143,7 @@ async fn apply<P: Pinpoint>(
         }
     }
 
-    let objects = ctx.objects.get();
-    let claims = |id: &str| -> Option<String> {
-        objects?
-            .state()
-            .iter()
-            .find(|o| {
-                o.metadata.uid.as_deref() != Some(uid.as_str())
-                    && o.status_str("configurationId").as_deref() == Some(id)
-            })
-            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
-    };
+    let claims = claims_except(ctx.objects.get(), &uid);
     let guards = Guards {
         claims: &claims,
         roles: &ctx.settings.allowed_roles,
@@ -1000,28 +1185,24 @@ async fn cleanup<P: Pinpoint>(
     api: &Api<CachedModel>,
     ctx: &Context<P>,
 ) -> Result<Action, Error> {
-    let mut model = model.clone();
     let uid = model.uid().unwrap_or_default();
-    let unrecorded = lock(&ctx.unrecorded).get(&uid).cloned();
-    if let Some((region, id)) = unrecorded {
-        let status = model.status.get_or_insert_with(Default::default);
-        if status.configuration_id.is_none() {
-            status.configuration_id = Some(id);
-            status.region = Some(region);
-        }
+    let mut leftovers = Leftovers::of(model, &ctx.account.settings.role_path);
+    if leftovers.recorded.is_none() {
+        leftovers.recorded = lock(&ctx.unrecorded).get(&uid).cloned();
     }
-    let deleted = async {
-        let mut notes = vec![delete_configuration(&model, &ctx.pinpoint).await?];
-        notes.extend(delete_created_roles(&model, &ctx.account).await?);
-        Ok::<_, Error>(notes)
-    };
+    if lock(&ctx.fresh).contains(&uid) {
+        // Seen arriving by this process, which has sent it no Create.
+        leftovers.unrecorded = None;
+    }
+    let claims = claims_except(ctx.objects.get(), &uid);
+    let deleted = delete_leftovers(&leftovers, &ctx.pinpoint, &ctx.account, &claims);
     match deleted.await {
         Ok(notes) => {
-            publish_notes(&model, &notes, ctx).await;
+            publish_notes(model, &notes, ctx).await;
             // Deleted before its first Create was tried: the entry would outlive the object.
             lock(&ctx.fresh).remove(&uid);
             lock(&ctx.unrecorded).remove(&uid);
-            ctx.metrics.forget(&model);
+            ctx.metrics.forget(model);
             Ok(Action::await_change())
         }
         Err(e) => {
@@ -1039,7 +1220,7 @@ async fn cleanup<P: Pinpoint>(
                 patch_status(api, &model.name_any(), &status).await?;
             }
             publish_notes(
-                &model,
+                model,
                 &[Note::warning(e.reason(), format!("deleting failed: {e}"))],
                 ctx,
             )
@@ -1062,51 +1243,23 @@ async fn unreadable<P: Pinpoint>(
     let name = object.name_any();
     let spec = object.spec_value().unwrap_or_default();
     let status = object.status_value().unwrap_or_default();
-    let raw = |value: &serde_json::Value, field: &str| {
-        value.get(field).and_then(|v| v.as_str()).map(str::to_owned)
-    };
     let reference = object.object_ref(&());
 
     if object.metadata.deletion_timestamp.is_some() {
         if !object.finalizers().iter().any(|f| f == FINALIZER) {
             return Ok(Action::await_change());
         }
-        let retain = raw(&spec, "deletionPolicy").as_deref() == Some("Retain");
-        let mut notes = Vec::new();
-        if !retain {
-            let owner = role::owner(&namespace, &name);
-            let created = status
-                .get("createdRoleArns")
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default();
-            for arn in created.iter().filter_map(|v| v.as_str()) {
-                notes.extend(delete_role_note(&ctx.account, &owner, arn).await?);
-            }
-        }
-        let note = match (raw(&status, "configurationId"), raw(&status, "region")) {
-            (Some(id), Some(region)) if !retain => {
-                let existed = ctx.pinpoint.delete(&region, &id).await?;
-                Note::normal(
-                    "Deleted",
-                    if existed {
-                        format!("deleted configuration {id} in {region}")
-                    } else {
-                        format!("configuration {id} was already gone")
-                    },
-                )
-            }
-            (Some(id), _) if retain => Note::normal(
-                "Retained",
-                format!("deletionPolicy is Retain: configuration {id} stays in Pinpoint"),
-            ),
-            _ => Note::normal(
-                "Deleted",
-                "nothing was published; nothing to delete".to_owned(),
-            ),
-        };
-        notes.insert(0, note);
+        let leftovers = Leftovers::read(
+            &object.metadata,
+            &spec,
+            &status,
+            &ctx.account.settings.role_path,
+        );
+        let uid = object.metadata.uid.clone().unwrap_or_default();
+        let claims = claims_except(ctx.objects.get(), &uid);
+        let notes = delete_leftovers(&leftovers, &ctx.pinpoint, &ctx.account, &claims).await?;
         for note in &notes {
+            log_note(&name, note);
             publish_event(&reference, note, ctx).await;
         }
         let finalizers: Vec<&String> = object
@@ -1229,12 +1382,21 @@ async fn patch_status(
 
 async fn publish_notes<P: Pinpoint>(model: &RecommenderModel, notes: &[Note], ctx: &Context<P>) {
     let reference = model.object_ref(&());
+    let name = model.name_any();
     for note in notes {
+        log_note(&name, note);
         if note.event {
             publish_event(&reference, note, ctx).await;
-        } else {
-            info!(reason = note.reason, "{}", note.message);
         }
+    }
+}
+
+/// Every note is logged, evented or not: what was deleted or kept is in the log too.
+fn log_note(object: &str, note: &Note) {
+    if note.warning {
+        warn!(object, reason = note.reason, "{}", note.message);
+    } else {
+        info!(object, reason = note.reason, "{}", note.message);
     }
 }
 
