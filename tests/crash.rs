@@ -25,7 +25,14 @@ fn messages(env: &TestEnv) -> String {
 }
 
 fn gone(env: &TestEnv, name: &str) -> bool {
-    let out = env.kubectl(&["get", "recommendermodel", name, "--ignore-not-found", "-o", "name"]);
+    let out = env.kubectl(&[
+        "get",
+        "recommendermodel",
+        name,
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ]);
     out.status.success() && out.stdout.is_empty()
 }
 
@@ -128,7 +135,9 @@ fn random_fault(rng: &mut StdRng) -> Value {
         1 => json!({"operation": operation, "status": 500, "count": count}),
         2 => json!({"operation": operation, "drop": true, "count": count}),
         3 => json!({"operation": operation, "dropResponse": true, "count": count}),
-        _ => json!({"operation": operation, "latencyMs": rng.random_range(100..800), "count": count}),
+        _ => {
+            json!({"operation": operation, "latencyMs": rng.random_range(100..800), "count": count})
+        }
     }
 }
 
@@ -233,9 +242,10 @@ fn run_seed(seed: u64, steps: usize) {
                 return gone(&env, name);
             }
             let object = env.model(name);
-            let ready = object["status"]["conditions"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            let ready = object["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            });
             ready && object["status"]["observedGeneration"] == object["metadata"]["generation"]
         })
     };
@@ -267,14 +277,29 @@ fn check_invariants(
     for (name, m) in models {
         let held = by_name.get(name).map(Vec::len).unwrap_or(0);
         if !m.deleted {
-            assert_eq!(held, 1, "{}", context(&format!("{name}: configurations {held}")));
+            assert_eq!(
+                held,
+                1,
+                "{}",
+                context(&format!("{name}: configurations {held}"))
+            );
             let object = env.model(name);
             let id = &object["status"]["configurationId"];
             let config = &by_name[name][0];
-            assert_eq!(&config["id"], id, "{}", context(&format!("{name}: recorded ID")));
+            assert_eq!(
+                &config["id"],
+                id,
+                "{}",
+                context(&format!("{name}: recorded ID"))
+            );
             let wire = &config["configuration"];
             let expected = chaos_model(name, m);
-            assert_eq!(wire["Description"], expected["spec"]["description"], "{}", context(name));
+            assert_eq!(
+                wire["Description"],
+                expected["spec"]["description"],
+                "{}",
+                context(name)
+            );
             assert_eq!(
                 wire["RecommendationsPerMessage"],
                 expected["spec"]["recommendationsPerMessage"],
@@ -282,7 +307,8 @@ fn check_invariants(
                 context(name)
             );
             assert_eq!(
-                wire["RecommendationProviderRoleArn"], object["status"]["roleArn"],
+                wire["RecommendationProviderRoleArn"],
+                object["status"]["roleArn"],
                 "{}",
                 context(name)
             );
@@ -292,13 +318,23 @@ fn check_invariants(
         } else if m.retain {
             assert!(held <= 1, "{}", context(&format!("{name}: {held} kept")));
             if m.published {
-                assert_eq!(held, 1, "{}", context(&format!("{name}: kept under Retain")));
+                assert_eq!(
+                    held,
+                    1,
+                    "{}",
+                    context(&format!("{name}: kept under Retain"))
+                );
             }
             if m.role {
                 accounted_roles.insert(format!("chaos-{name}"));
             }
         } else {
-            assert_eq!(held, 0, "{}", context(&format!("{name}: left behind after Delete")));
+            assert_eq!(
+                held,
+                0,
+                "{}",
+                context(&format!("{name}: left behind after Delete"))
+            );
         }
     }
     for name in by_name.keys() {

@@ -56,7 +56,10 @@ fn a_tool_that_reports_another_version_is_refused() {
     let out = tools(Some(&cache), "check");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let _ = std::fs::remove_dir_all(&cache);
-    assert!(!out.status.success(), "a wrong etcd passed the check:\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "a wrong etcd passed the check:\n{stderr}"
+    );
     assert!(
         stderr.contains("etcd reports 'etcd Version: 3.5.0', pinned 'etcd Version: 3.6."),
         "{stderr}"
