@@ -28,11 +28,18 @@
 //!
 //! Every key but `arn` is optional; seeding upserts (campaigns and functions by ARN, roles by
 //! name).
+//!
+//! This file holds the settings, the shared state, the router, and what every call goes through
+//! (admission, the `POST /` dispatch, AWS-style errors); each service's handlers are in their
+//! own module, the `/_emulator/` API in `admin`.
 
+mod admin;
 mod faults;
 mod iam;
+mod iam_rules;
 mod lambda;
 mod personalize;
+mod pinpoint;
 mod protocol;
 mod resources;
 pub mod rules;
@@ -44,7 +51,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 use axum::{
     Json, Router,
     body::{Body, Bytes},
-    extract::{Path, Query, State},
+    extract::State,
     http::{HeaderMap, Method, StatusCode, Uri, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -54,7 +61,6 @@ use tokio::{net::TcpListener, sync::Mutex};
 
 pub use faults::Fault;
 use protocol::Protocol;
-use rules::ConfigurationBody;
 pub use store::Stored;
 
 /// Emulator settings.
@@ -130,29 +136,22 @@ pub fn router(settings: Settings) -> Router {
     });
     Router::new()
         .route("/", post(root))
-        .route("/v1/recommenders", post(create).get(list))
+        .route(
+            "/v1/recommenders",
+            post(pinpoint::create).get(pinpoint::list),
+        )
         .route(
             "/v1/recommenders/{id}",
-            get(get_one).put(update).delete(delete),
+            get(pinpoint::get_one)
+                .put(pinpoint::update)
+                .delete(pinpoint::delete),
         )
         .route("/2015-03-31/functions/{name}", get(lambda::get_function))
         .route(
             "/2015-03-31/functions/{name}/policy",
             get(lambda::get_policy),
         )
-        .route("/_emulator/configurations", get(admin_configurations))
-        .route("/_emulator/seed", post(admin_seed))
-        .route("/_emulator/iam/roles", get(admin_roles))
-        .route("/_emulator/personalize/campaigns", get(admin_campaigns))
-        .route("/_emulator/lambda/functions", get(admin_functions))
-        .route("/_emulator/calls", get(admin_calls))
-        .route(
-            "/_emulator/faults",
-            post(admin_add_fault)
-                .delete(admin_clear_faults)
-                .get(admin_faults),
-        )
-        .route("/_emulator/reset", post(admin_reset))
+        .merge(admin::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(
@@ -236,18 +235,6 @@ fn aws_error(status: StatusCode, error_type: &str, message: impl Into<String>) -
         Json(body),
     )
         .into_response()
-}
-
-fn bad_request(message: impl Into<String>) -> Response {
-    aws_error(StatusCode::BAD_REQUEST, "BadRequestException", message)
-}
-
-fn not_found(id: &str) -> Response {
-    aws_error(
-        StatusCode::NOT_FOUND,
-        "NotFoundException",
-        format!("Recommender configuration {id} not found"),
-    )
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
@@ -382,215 +369,6 @@ async fn root(
              AmazonPersonalize.OPERATION)",
         ),
     }
-}
-
-/// The request body as a configuration that passes the service's rules, or the message of the
-/// BadRequestException that refuses it.
-fn validated(body: &[u8], region: &str) -> Result<ConfigurationBody, String> {
-    let configuration: ConfigurationBody = serde_json::from_slice(body)
-        .map_err(|e| format!("The request body is not a valid recommender configuration: {e}"))?;
-    let problems = rules::check(&configuration, region);
-    if problems.is_empty() {
-        Ok(configuration)
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-async fn create(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Response> {
-    const OP: &str = "CreateRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, &body)
-        .await?
-        .region;
-    let configuration = validated(&body, &region).map_err(bad_request)?;
-    let mut store = state.store.lock().await;
-    if store.count(&region) >= state.settings.max_configurations {
-        return Err(bad_request(format!(
-            "Exceeded the limit of {} recommender configurations for this account in {region}",
-            state.settings.max_configurations
-        )));
-    }
-    let stored = store.insert(&region, configuration);
-    Ok((StatusCode::CREATED, Json(stored.response())).into_response())
-}
-
-async fn get_one(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, Response> {
-    const OP: &str = "GetRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, b"")
-        .await?
-        .region;
-    Ok(match state.store.lock().await.get(&region, &id) {
-        Some(stored) => Json(stored.response()).into_response(),
-        None => not_found(&id),
-    })
-}
-
-#[derive(serde::Deserialize)]
-struct ListQuery {
-    #[serde(rename = "page-size")]
-    page_size: Option<String>,
-    token: Option<String>,
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, Response> {
-    const OP: &str = "GetRecommenderConfigurations";
-    let region = admit(&state, OP, &method, &uri, &headers, b"")
-        .await?
-        .region;
-    let page_size = match query.page_size.as_deref().map(str::parse::<usize>) {
-        None => 20,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => return Err(bad_request("page-size must be a number from 1 to 100")),
-    };
-    let start = match query.token.as_deref().map(str::parse::<usize>) {
-        None => 0,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => return Err(bad_request("The pagination token is invalid")),
-    };
-    let store = state.store.lock().await;
-    let all = store.in_region(&region);
-    let items: Vec<_> = all
-        .iter()
-        .skip(start)
-        .take(page_size)
-        .map(|s| s.response())
-        .collect();
-    let mut body = json!({ "Item": items });
-    // The token comes from the client: a huge one must not overflow.
-    let next = start.saturating_add(page_size);
-    if next < all.len() {
-        body["NextToken"] = json!(next.to_string());
-    }
-    Ok(Json(body).into_response())
-}
-
-async fn update(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Response> {
-    const OP: &str = "UpdateRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, &body)
-        .await?
-        .region;
-    let configuration = validated(&body, &region).map_err(bad_request)?;
-    Ok(
-        match state
-            .store
-            .lock()
-            .await
-            .replace(&region, &id, configuration)
-        {
-            Some(stored) => Json(stored.response()).into_response(),
-            None => not_found(&id),
-        },
-    )
-}
-
-async fn delete(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, Response> {
-    const OP: &str = "DeleteRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, b"")
-        .await?
-        .region;
-    Ok(match state.store.lock().await.remove(&region, &id) {
-        Some(stored) => Json(stored.response()).into_response(),
-        None => not_found(&id),
-    })
-}
-
-async fn admin_configurations(State(state): State<AppState>) -> Response {
-    Json(state.store.lock().await.all()).into_response()
-}
-
-async fn admin_calls(State(state): State<AppState>) -> Response {
-    Json(state.faults.lock().await.calls().clone()).into_response()
-}
-
-async fn admin_add_fault(State(state): State<AppState>, body: Bytes) -> Response {
-    let fault = match serde_json::from_slice::<Fault>(&body) {
-        Ok(fault) => fault,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad fault: {e}")).into_response(),
-    };
-    if let Err(why) = fault.validate() {
-        return (StatusCode::BAD_REQUEST, format!("bad fault: {why}")).into_response();
-    }
-    state.faults.lock().await.add(fault);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn admin_faults(State(state): State<AppState>) -> Response {
-    Json(state.faults.lock().await.pending().to_vec()).into_response()
-}
-
-async fn admin_clear_faults(State(state): State<AppState>) -> Response {
-    state.faults.lock().await.clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn admin_reset(State(state): State<AppState>) -> Response {
-    *state.store.lock().await = store::Store::default();
-    *state.faults.lock().await = faults::Faults::default();
-    // The seed was checked at start: it applies again.
-    match seeded(&state.settings) {
-        Ok(resources) => *state.resources.lock().await = resources,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
-    }
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn admin_seed(State(state): State<AppState>, body: Bytes) -> Response {
-    let seed = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(seed) => seed,
-        Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("bad seed: not JSON: {e}")).into_response();
-        }
-    };
-    match resources::parse_seed(&seed, &state.settings.account_id) {
-        Ok(seed) => {
-            state.resources.lock().await.apply(seed);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, format!("bad seed: {e}")).into_response(),
-    }
-}
-
-async fn admin_roles(State(state): State<AppState>) -> Response {
-    Json(state.resources.lock().await.roles()).into_response()
-}
-
-async fn admin_campaigns(State(state): State<AppState>) -> Response {
-    Json(state.resources.lock().await.campaigns()).into_response()
-}
-
-async fn admin_functions(State(state): State<AppState>) -> Response {
-    Json(state.resources.lock().await.functions()).into_response()
 }
 
 /// A response whose body breaks off: the client sees the connection drop mid-response.

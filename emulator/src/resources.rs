@@ -8,7 +8,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::iam::{self, IamError, PolicyKind};
+use crate::iam_rules::{self, IamError, PolicyKind};
 
 /// A policy document as submitted, and parsed.
 #[derive(Clone, Debug)]
@@ -463,7 +463,7 @@ pub fn parse_seed(seed: &Value, account: &str) -> Result<Seed, String> {
     let mut roles = Vec::new();
     for (i, r) in document.roles.into_iter().enumerate() {
         let field = |n: &str| format!("roles[{i}].{n}");
-        let captures = iam::ROLE_ARN.captures(&r.arn).ok_or_else(|| {
+        let captures = iam_rules::ROLE_ARN.captures(&r.arn).ok_or_else(|| {
             format!(
                 "{}: {:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME)",
                 field("arn"),
@@ -477,24 +477,24 @@ pub fn parse_seed(seed: &Value, account: &str) -> Result<Seed, String> {
                 field("arn")
             ));
         }
-        iam::check_role_name(name).map_err(iam_problem(field("arn")))?;
-        iam::check_path(path).map_err(iam_problem(field("arn")))?;
+        iam_rules::check_role_name(name).map_err(iam_problem(field("arn")))?;
+        iam_rules::check_path(path).map_err(iam_problem(field("arn")))?;
         let trust = r.assume_role_policy_document.unwrap_or_else(pinpoint_trust);
         let trust_text = trust.to_string();
-        iam::check_policy_document(&trust_text, PolicyKind::Trust)
-            .and_then(|_| iam::check_trust_size(&trust_text))
+        iam_rules::check_policy_document(&trust_text, PolicyKind::Trust)
+            .and_then(|_| iam_rules::check_trust_size(&trust_text))
             .map_err(iam_problem(field("assumeRolePolicyDocument")))?;
         if let Some(d) = &r.description {
-            iam::check_description(d).map_err(iam_problem(field("description")))?;
+            iam_rules::check_description(d).map_err(iam_problem(field("description")))?;
         }
         if let Some(b) = &r.permissions_boundary {
-            iam::check_boundary(b).map_err(iam_problem(field("permissionsBoundary")))?;
+            iam_rules::check_boundary(b).map_err(iam_problem(field("permissionsBoundary")))?;
         }
         let max_session_duration = r.max_session_duration.unwrap_or(3600);
-        iam::check_max_session_duration(max_session_duration)
+        iam_rules::check_max_session_duration(max_session_duration)
             .map_err(iam_problem(field("maxSessionDuration")))?;
         let tags: Vec<(String, String)> = r.tags.into_iter().collect();
-        iam::check_tags(&tags).map_err(iam_problem(field("tags")))?;
+        iam_rules::check_tags(&tags).map_err(iam_problem(field("tags")))?;
         let mut role = Role::new(
             account,
             name,
@@ -510,9 +510,9 @@ pub fn parse_seed(seed: &Value, account: &str) -> Result<Seed, String> {
         );
         for (policy_name, document) in r.inline_policies {
             let problem = iam_problem(field(&format!("inlinePolicies.{policy_name}")));
-            iam::check_policy_name(&policy_name).map_err(&problem)?;
+            iam_rules::check_policy_name(&policy_name).map_err(&problem)?;
             let text = document.to_string();
-            iam::check_policy_document(&text, PolicyKind::Permissions).map_err(&problem)?;
+            iam_rules::check_policy_document(&text, PolicyKind::Permissions).map_err(&problem)?;
             role.inline.insert(
                 policy_name,
                 Document {
@@ -521,7 +521,7 @@ pub fn parse_seed(seed: &Value, account: &str) -> Result<Seed, String> {
                 },
             );
         }
-        iam::check_inline_size(name, role.inline.values().map(|d| d.text.as_str()))
+        iam_rules::check_inline_size(name, role.inline.values().map(|d| d.text.as_str()))
             .map_err(iam_problem(field("inlinePolicies")))?;
         roles.push(role);
     }
