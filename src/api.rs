@@ -12,6 +12,19 @@ use serde::{Deserialize, Serialize};
 /// The API group the resource lives in.
 pub const GROUP: &str = "pinpoint.recommenders.dev";
 
+/// Kept on every object whose configuration the operator may have to delete.
+pub const FINALIZER: &str = "pinpoint.recommenders.dev/configuration";
+
+/// Written with the finalizer, before the first Create is sent: from when a configuration with
+/// exactly the desired content may be this object's, made by a Create whose result was never
+/// recorded (see `controller::create_once`). An object whose finalizer came with it (the install's admission
+/// policy) has no marker and counts as marked from its creation.
+pub const CREATE_REQUESTED_AT: &str = "pinpoint.recommenders.dev/create-requested-at";
+
+/// Set by the user to take over an existing configuration (one made in the console) instead of
+/// creating one; also how a `Retain`ed configuration is picked back up.
+pub const ADOPT_CONFIGURATION_ID: &str = "pinpoint.recommenders.dev/configuration-id";
+
 /// A connection between Amazon Pinpoint and an Amazon Personalize campaign, published to
 /// Pinpoint as a recommender configuration.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -3,13 +3,21 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 use clap::{Parser, Subcommand};
 use kube::CustomResourceExt;
 use recommender_operator::{
-    account::{AccountServices, AccountSettings, SdkAccount},
     api::RecommenderModel,
-    aws, files, http, leader,
-    pinpoint::{Metered, RateLimited, SdkPinpoint},
-    reconciler::{self, Context, Settings},
+    aws::{
+        self,
+        account::SdkAccount,
+        pinpoint::{Metered, RateLimited, SdkPinpoint},
+    },
+    cli::validate as files,
+    controller::{
+        self,
+        context::{Context, Settings},
+    },
+    domain::tenancy::{RolePolicy, RoleRule},
+    pipeline::services::{AccountServices, AccountSettings},
+    runtime::{http, leader},
     telemetry::{self, LogFormat, Metrics},
-    tenancy::{RolePolicy, RoleRule},
 };
 
 /// A Kubernetes operator for Amazon Pinpoint recommender models.
@@ -198,7 +206,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let ctx = Arc::new(Context::new(client, pinpoint, account, metrics, settings));
     let result = tokio::select! {
-        result = reconciler::run(ctx) => result,
+        result = controller::run(ctx) => result,
         result = server => result.map_err(anyhow::Error::from).and_then(|r| r),
         () = lost(&mut leadership) => Err(anyhow::anyhow!("lost the leader-election lease; exiting so that another replica takes over")),
     };

@@ -21,7 +21,8 @@ use tracing_subscriber::{EnvFilter, prelude::*};
 
 use crate::{
     api::{RecommenderModel, RecommenderModelStatus},
-    status::{READY, find},
+    domain::conditions::{READY, find},
+    lock::lock,
 };
 
 const CONTROLLER: &str = "recommendermodel";
@@ -93,11 +94,6 @@ struct AwsAttemptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AttemptLabels {
-    operation: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReadyLabels {
     ready: &'static str,
     reason: String,
@@ -112,7 +108,6 @@ pub struct Metrics {
     reconcile_time: Family<ControllerLabels, Histogram>,
     models: Family<ReadyLabels, Gauge>,
     pinpoint_requests: Family<CallLabels, Counter>,
-    pinpoint_attempts: Family<AttemptLabels, Counter>,
     aws_attempts: Family<AwsAttemptLabels, Counter>,
     leader: Gauge,
     pinpoint_latency: Family<OperationLabels, Histogram>,
@@ -172,16 +167,10 @@ impl Default for Metrics {
             "Pinpoint API call latency, SDK retries included",
             pinpoint_latency.clone(),
         );
-        let pinpoint_attempts = Family::<AttemptLabels, Counter>::default();
-        registry.register(
-            "recommender_operator_pinpoint_attempts",
-            "HTTP attempts to Pinpoint by operation, the SDK's own retries included",
-            pinpoint_attempts.clone(),
-        );
         let aws_attempts = Family::<AwsAttemptLabels, Counter>::default();
         registry.register(
             "recommender_operator_aws_attempts",
-            "HTTP attempts to IAM, Personalize and Lambda by service, operation and HTTP status (none: no answer)",
+            "HTTP attempts to Pinpoint, IAM, Personalize and Lambda by service, operation and HTTP status (none: no answer), the SDK's own retries included",
             aws_attempts.clone(),
         );
         let leader = Gauge::default();
@@ -194,7 +183,6 @@ impl Default for Metrics {
             registry,
             leader,
             pinpoint_requests,
-            pinpoint_attempts,
             aws_attempts,
             pinpoint_latency,
             reconcile_total,
@@ -271,14 +259,8 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Records one HTTP attempt (a call the SDK retried counts once per attempt).
-    pub fn pinpoint_attempt(&self, operation: String) {
-        self.pinpoint_attempts
-            .get_or_create(&AttemptLabels { operation })
-            .inc();
-    }
-
-    /// Records one HTTP attempt to IAM, Personalize or Lambda.
+    /// Records one HTTP attempt to an AWS service (a call the SDK retried counts once per
+    /// attempt).
     pub fn aws_attempt(&self, service: &'static str, operation: String, status: String) {
         self.aws_attempts
             .get_or_create(&AwsAttemptLabels {
@@ -297,7 +279,7 @@ impl Metrics {
             None => ("Unknown", String::new()),
         };
         let key = key(model);
-        let mut states = self.model_states.lock().unwrap_or_else(|e| e.into_inner());
+        let mut states = lock(&self.model_states);
         if let Some(old) = states.insert(key, state.clone()) {
             self.models
                 .get_or_create(&ReadyLabels {
@@ -316,7 +298,7 @@ impl Metrics {
 
     /// Drops a deleted model from the gauge.
     pub fn forget(&self, model: &RecommenderModel) {
-        let mut states = self.model_states.lock().unwrap_or_else(|e| e.into_inner());
+        let mut states = lock(&self.model_states);
         if let Some(old) = states.remove(&key(model)) {
             self.models
                 .get_or_create(&ReadyLabels {

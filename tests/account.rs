@@ -1,4 +1,4 @@
-//! The wizard's AWS side through the pipeline (`sync_with`, `delete_created_roles`) against the
+//! The wizard's AWS side through the pipeline (`sync`, `delete_created_roles`) against the
 //! emulator's IAM, Personalize and Lambda, with the real SDK clients and no cluster: the role the
 //! operator creates, and each check before publishing. `account_e2e.rs` shows the same through
 //! the operator and a real API server.
@@ -7,10 +7,12 @@ mod support;
 
 use k8s_openapi::jiff::Timestamp;
 use recommender_operator::{
-    account::AccountServices,
     api::{DeletionPolicy, RecommenderModel, RoleCreate},
-    reconciler::{Error, Guards, Sync, delete_created_roles, sync_with},
-    status::{PUBLISHED, READY, VALIDATED, find},
+    domain::conditions::{PUBLISHED, READY, VALIDATED, find},
+    pipeline::{
+        Guards, Outcome, deletion::delete_created_roles, error::Error, services::AccountServices,
+        sync,
+    },
 };
 use serde_json::{Value, json};
 use support::emulator::Emulator;
@@ -42,16 +44,16 @@ async fn emulator() -> Emulator {
     emulator
 }
 
-async fn run(model: &RecommenderModel, emulator: &Emulator, account: &AccountServices) -> Sync {
+async fn run(model: &RecommenderModel, emulator: &Emulator, account: &AccountServices) -> Outcome {
     let guards = Guards {
         claims: &|_| None,
         roles: &Default::default(),
         account,
     };
-    sync_with(model, &emulator.pinpoint(1), Timestamp::now(), &guards).await
+    sync(model, &emulator.pinpoint(1), Timestamp::now(), &guards).await
 }
 
-fn reason(outcome: &Sync, type_: &str) -> String {
+fn reason(outcome: &Outcome, type_: &str) -> String {
     find(&outcome.status.conditions, type_)
         .map(|c| c.reason.clone())
         .unwrap_or_default()
@@ -236,7 +238,7 @@ async fn switching_roles_deletes_the_one_the_operator_made_once_the_new_one_is_p
 }
 
 /// Runs the checks on `m` after seeding `seed`, and returns the outcome.
-async fn checked(m: &RecommenderModel, seed: Value) -> (Sync, Emulator) {
+async fn checked(m: &RecommenderModel, seed: Value) -> (Outcome, Emulator) {
     let emulator = emulator().await;
     emulator.seed(seed).await;
     let outcome = run(m, &emulator, &emulator.account(true)).await;

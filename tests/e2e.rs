@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    cluster::{Process, TestEnv, control_plane, text, wait_until},
+    cluster::{Process, control_plane, text, wait_until},
+    env::TestEnv,
     table::cases,
 };
 
@@ -145,7 +146,7 @@ fn a_model_is_published_updated_in_place_and_deleted() {
         r#"recommender_operator_pinpoint_requests_total{operation="CreateRecommenderConfiguration",outcome="success"} 1"#,
         r#"recommender_operator_pinpoint_requests_total{operation="UpdateRecommenderConfiguration",outcome="success"} 1"#,
         r#"recommender_operator_models{ready="True",reason="Ready"} 1"#,
-        r#"recommender_operator_pinpoint_attempts_total{operation="CreateRecommenderConfiguration"} 1"#,
+        r#"recommender_operator_aws_attempts_total{service="Pinpoint",operation="CreateRecommenderConfiguration",status="201"} 1"#,
     ] {
         assert!(
             metrics.contains(needle),
@@ -499,7 +500,7 @@ fn a_lost_create_response_is_adopted() {
 
 #[test]
 fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
-    use recommender_operator::pinpoint::{Pinpoint, SdkPinpoint};
+    use recommender_operator::aws::pinpoint::{Pinpoint, SdkPinpoint};
     let env = TestEnv::without_operator("drift");
     let mut operator = env.spawn_operator(&["--resync=2s"]);
     operator.wait_for_log("controller started", Duration::from_secs(60));

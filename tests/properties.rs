@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use recommender_operator::{
     api::{Attribute, LambdaProcessing, ModelValue, Processing, RecommenderModelSpec, RoleSource},
-    files::check_documents,
-    validation::validate,
+    cli::validate::check_documents,
+    domain::validation::validate,
 };
 
 fn text() -> impl Strategy<Value = String> {

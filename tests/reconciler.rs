@@ -1,4 +1,4 @@
-//! The reconciler's pipeline (`sync` and `delete_configuration`) against the Pinpoint emulator,
+//! The reconciler's pipeline (`sync_unguarded` and `delete_configuration`) against the Pinpoint emulator,
 //! through the real SDK, without a cluster. The same behaviour against a real API server is in
 //! `e2e.rs`.
 
@@ -6,10 +6,11 @@ mod support;
 
 use k8s_openapi::jiff::Timestamp;
 use recommender_operator::{
-    account::AccountServices,
     api::{DeletionPolicy, RecommenderModel},
-    reconciler::{Error, delete_configuration, sync},
-    status::{PUBLISHED, READY, VALIDATED, find},
+    domain::conditions::{PUBLISHED, READY, VALIDATED, find},
+    pipeline::{
+        deletion::delete_configuration, error::Error, services::AccountServices, sync_unguarded,
+    },
 };
 use serde_json::{Value, json};
 use support::emulator::Emulator;
@@ -29,9 +30,9 @@ fn condition(
 /// Runs `sync` and stores the resulting status on the model, as the controller would.
 async fn reconcile(
     model: &mut RecommenderModel,
-    pinpoint: &impl recommender_operator::pinpoint::Pinpoint,
+    pinpoint: &impl recommender_operator::aws::pinpoint::Pinpoint,
 ) -> Result<(), Error> {
-    let outcome = sync(model, pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(model, pinpoint, Timestamp::now()).await;
     model.status = Some(outcome.status);
     outcome.result
 }
@@ -42,7 +43,7 @@ async fn creates_once_then_costs_nothing_while_unchanged() {
     let pinpoint = emulator.pinpoint(1);
     let mut m = model("model value, every field set");
 
-    let first = sync(&m, &pinpoint, Timestamp::now()).await;
+    let first = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(first.result.is_ok(), "{:?}", first.result);
     assert_eq!(first.notes.len(), 1);
     assert_eq!(first.notes[0].reason, "Created");
@@ -72,7 +73,7 @@ async fn creates_once_then_costs_nothing_while_unchanged() {
     );
 
     m.status = Some(status.clone());
-    let second = sync(&m, &pinpoint, Timestamp::now()).await;
+    let second = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(second.result.is_ok());
     assert_eq!(
         second.status, status,
@@ -105,7 +106,7 @@ async fn a_changed_spec_updates_the_same_configuration_in_place() {
         .attributes
         .pop();
     m.metadata.generation = Some(2);
-    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(
         outcome.status.configuration_id.as_deref(),
@@ -151,7 +152,7 @@ async fn a_configuration_deleted_behind_our_back_is_recreated() {
         .await
         .expect("deleted");
 
-    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok());
     let new = outcome.status.configuration_id.clone().expect("new id");
     assert_ne!(new, old);
@@ -166,7 +167,7 @@ async fn an_invalid_spec_reports_every_error_and_calls_nothing() {
     let emulator = Emulator::start().await;
     let pinpoint = emulator.pinpoint(1);
     let m = model("every error at once");
-    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     let Err(error) = &outcome.result else {
         panic!("invalid spec accepted")
     };
@@ -189,7 +190,7 @@ async fn an_invalid_spec_reports_every_error_and_calls_nothing() {
     // The same problem again: no second warning event.
     let mut again = m.clone();
     again.status = Some(outcome.status.clone());
-    let repeat = sync(&again, &pinpoint, Timestamp::now()).await;
+    let repeat = sync_unguarded(&again, &pinpoint, Timestamp::now()).await;
     assert!(repeat.notes.is_empty());
     assert_eq!(repeat.status, outcome.status);
 }
@@ -198,7 +199,7 @@ async fn failing_create(fault: Value) -> (Result<(), Error>, String, String) {
     let emulator = Emulator::start().await;
     emulator.fault(fault).await;
     let m = model("model value, every field set");
-    let outcome = sync(&m, &emulator.pinpoint(1), Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &emulator.pinpoint(1), Timestamp::now()).await;
     let (_, reason, message) = condition(&outcome.status, READY);
     assert_eq!(condition(&outcome.status, PUBLISHED).1, reason);
     assert!(outcome.status.configuration_id.is_none());
@@ -237,11 +238,11 @@ async fn dropped_connections_and_refused_ones_are_unavailability() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
-    let pinpoint = recommender_operator::pinpoint::SdkPinpoint::new(
+    let pinpoint = recommender_operator::aws::pinpoint::SdkPinpoint::new(
         support::emulator::sdk_config(1),
         Some(url),
     );
-    let outcome = sync(
+    let outcome = sync_unguarded(
         &model("model value, every field set"),
         &pinpoint,
         Timestamp::now(),
@@ -265,7 +266,7 @@ async fn the_sdk_retries_reads_but_never_a_create() {
         .fault(json!({"operation": "CreateRecommenderConfiguration", "status": 429, "count": 1}))
         .await;
     let mut m = model("model value, every field set");
-    let throttled = sync(&m, &pinpoint, Timestamp::now()).await;
+    let throttled = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(
         matches!(throttled.result, Err(Error::Throttled(_))),
         "{:?}",
@@ -280,7 +281,7 @@ async fn the_sdk_retries_reads_but_never_a_create() {
     emulator
         .fault(json!({"operation": "GetRecommenderConfiguration", "status": 429, "count": 1}))
         .await;
-    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(emulator.calls("GetRecommenderConfiguration").await, 2);
     assert_eq!(emulator.calls("CreateRecommenderConfiguration").await, 2);
@@ -373,7 +374,7 @@ async fn a_campaign_moving_region_moves_the_configuration() {
     reconcile(&mut m, &pinpoint).await.expect("created");
     m.spec.campaign_arn = "arn:aws:personalize:eu-west-1:123456789012:campaign/movies".into();
     m.metadata.generation = Some(2);
-    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(outcome.status.region.as_deref(), Some("eu-west-1"));
     let stored = emulator.configurations().await;
@@ -388,7 +389,7 @@ async fn a_campaign_moving_region_moves_the_configuration() {
 fn with_create_marker(mut m: RecommenderModel, at: Timestamp) -> RecommenderModel {
     m.metadata.annotations = Some(
         [(
-            recommender_operator::reconciler::CREATE_REQUESTED_AT.to_owned(),
+            recommender_operator::api::CREATE_REQUESTED_AT.to_owned(),
             at.to_string(),
         )]
         .into(),
@@ -405,7 +406,7 @@ async fn a_lost_create_response_is_adopted_not_repeated() {
         .fault(json!({"operation": "CreateRecommenderConfiguration", "dropResponse": true, "count": 1}))
         .await;
     let mut m = with_create_marker(model("model value, every field set"), Timestamp::now());
-    let first = sync(&m, &pinpoint, Timestamp::now()).await;
+    let first = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(
         matches!(first.result, Err(Error::PinpointUnavailable(_))),
         "{:?}",
@@ -420,7 +421,7 @@ async fn a_lost_create_response_is_adopted_not_repeated() {
     assert_eq!(stored.len(), 1, "the lost Create took effect");
 
     m.status = Some(first.status);
-    let second = sync(&m, &pinpoint, Timestamp::now()).await;
+    let second = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(second.result.is_ok(), "{:?}", second.result);
     assert_eq!(
         second.status.configuration_id.as_deref(),
@@ -441,7 +442,7 @@ async fn only_configurations_created_after_the_marker_are_adopted() {
     reconcile(&mut older, &pinpoint).await.expect("created");
     let later = Timestamp::now() + std::time::Duration::from_secs(3600);
     let m = with_create_marker(model("model value, every field set"), later);
-    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(outcome.notes[0].reason, "Created");
     assert_ne!(
@@ -466,18 +467,18 @@ async fn drift_is_put_back_and_said_so_then_costs_nothing() {
     let id = status.configuration_id.clone().expect("id");
 
     // Someone edits the configuration in the console.
-    let desired = recommender_operator::desired::desired_configuration(
+    let desired = recommender_operator::domain::desired::desired_configuration(
         &m.spec,
         "movie-recs",
         m.spec.role.arn.as_deref().expect("role"),
     );
     let mut edited = desired.clone();
     edited.display_name = Some("Edited by hand".into());
-    recommender_operator::pinpoint::Pinpoint::update(&pinpoint, "us-east-1", &id, &edited)
+    recommender_operator::aws::pinpoint::Pinpoint::update(&pinpoint, "us-east-1", &id, &edited)
         .await
         .expect("out-of-band edit");
 
-    let outcome = sync(&m, &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(outcome.notes.len(), 1);
     assert_eq!(outcome.notes[0].reason, "DriftCorrected");
@@ -501,7 +502,7 @@ async fn drift_is_put_back_and_said_so_then_costs_nothing() {
 
     // The next resync finds it in line: no write of any kind, the reason stays.
     m.status = Some(outcome.status.clone());
-    let quiet = sync(&m, &pinpoint, Timestamp::now()).await;
+    let quiet = sync_unguarded(&m, &pinpoint, Timestamp::now()).await;
     assert!(quiet.notes.is_empty());
     assert_eq!(quiet.status, outcome.status);
     assert_eq!(emulator.calls("UpdateRecommenderConfiguration").await, 2);
@@ -544,7 +545,7 @@ async fn the_quota_is_a_condition_of_its_own_and_a_freed_slot_lets_the_model_pro
 fn adopting(mut m: RecommenderModel, id: &str) -> RecommenderModel {
     m.metadata.annotations = Some(
         [(
-            recommender_operator::reconciler::ADOPT_CONFIGURATION_ID.to_owned(),
+            recommender_operator::api::ADOPT_CONFIGURATION_ID.to_owned(),
             id.to_owned(),
         )]
         .into(),
@@ -557,17 +558,18 @@ async fn a_configuration_made_in_the_console_is_taken_over_by_id() {
     let emulator = Emulator::start().await;
     let pinpoint = emulator.pinpoint(1);
     let m = model("model value, every field set");
-    let mut console = recommender_operator::desired::desired_configuration(
+    let mut console = recommender_operator::domain::desired::desired_configuration(
         &m.spec,
         "console-made",
         m.spec.role.arn.as_deref().expect("role"),
     );
     console.display_name = Some("From the console".into());
-    let made = recommender_operator::pinpoint::Pinpoint::create(&pinpoint, "us-east-1", &console)
-        .await
-        .expect("made in the console");
+    let made =
+        recommender_operator::aws::pinpoint::Pinpoint::create(&pinpoint, "us-east-1", &console)
+            .await
+            .expect("made in the console");
 
-    let outcome = sync(&adopting(m, &made.id), &pinpoint, Timestamp::now()).await;
+    let outcome = sync_unguarded(&adopting(m, &made.id), &pinpoint, Timestamp::now()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     assert_eq!(
         outcome.status.configuration_id.as_deref(),
@@ -588,7 +590,7 @@ async fn a_configuration_made_in_the_console_is_taken_over_by_id() {
 async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
     let emulator = Emulator::start().await;
     let pinpoint = emulator.pinpoint(1);
-    let missing = sync(
+    let missing = sync_unguarded(
         &adopting(model("model value, every field set"), "0123456789abcdef"),
         &pinpoint,
         Timestamp::now(),
@@ -612,12 +614,12 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
         .and_then(|s| s.configuration_id.clone())
         .expect("id");
     let claims = |claimed: &str| (claimed == id).then(|| "marketing/first".to_owned());
-    let guards = recommender_operator::reconciler::Guards {
+    let guards = recommender_operator::pipeline::Guards {
         claims: &claims,
         roles: &Default::default(),
         account: &AccountServices::unconfigured(),
     };
-    let taken = recommender_operator::reconciler::sync_with(
+    let taken = recommender_operator::pipeline::sync(
         &adopting(model("lambda by name"), &id),
         &pinpoint,
         Timestamp::now(),
@@ -639,19 +641,19 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
 async fn a_role_outside_the_namespace_allow_list_is_refused_before_any_call() {
     let emulator = Emulator::start().await;
     let pinpoint = emulator.pinpoint(1);
-    let roles = recommender_operator::tenancy::RolePolicy::new(vec![
+    let roles = recommender_operator::domain::tenancy::RolePolicy::new(vec![
         "marketing=arn:aws:iam::123456789012:role/marketing-*"
             .parse()
             .expect("rule"),
     ]);
-    let guards = recommender_operator::reconciler::Guards {
+    let guards = recommender_operator::pipeline::Guards {
         claims: &|_| None,
         roles: &roles,
         account: &AccountServices::unconfigured(),
     };
     let m = model("model value, every field set"); // namespace marketing, role PinpointPersonalize
     let refused =
-        recommender_operator::reconciler::sync_with(&m, &pinpoint, Timestamp::now(), &guards).await;
+        recommender_operator::pipeline::sync(&m, &pinpoint, Timestamp::now(), &guards).await;
     assert!(
         matches!(refused.result, Err(Error::RoleNotAllowed(_))),
         "{:?}",
@@ -667,7 +669,6 @@ async fn a_role_outside_the_namespace_allow_list_is_refused_before_any_call() {
     let mut allowed = m.clone();
     allowed.spec.role.arn = Some("arn:aws:iam::123456789012:role/marketing-recs".into());
     let ok =
-        recommender_operator::reconciler::sync_with(&allowed, &pinpoint, Timestamp::now(), &guards)
-            .await;
+        recommender_operator::pipeline::sync(&allowed, &pinpoint, Timestamp::now(), &guards).await;
     assert!(ok.result.is_ok(), "{:?}", ok.result);
 }

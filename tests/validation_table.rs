@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use recommender_operator::{api::RecommenderModel, validation::validate};
+use recommender_operator::{api::RecommenderModel, domain::validation::validate};
 use support::table::cases;
 
 #[test]

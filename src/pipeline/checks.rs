@@ -10,11 +10,14 @@ use std::{
 };
 
 use crate::{
-    account::Account,
     api::{FieldError, RecommenderModelSpec},
+    aws::account::Account,
     aws::{AwsError, AwsErrorKind},
-    policies::{self, Arn},
-    validation::arn_region,
+    domain::{
+        arn::{partition_and_account, region_of, role_name},
+        policies,
+    },
+    lock::lock,
 };
 
 /// What a failed check found; each is one condition reason.
@@ -61,12 +64,12 @@ pub struct Passed(Mutex<HashMap<String, Instant>>);
 
 impl Passed {
     fn recently(&self, key: &str) -> bool {
-        let passed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let passed = lock(&self.0);
         passed.get(key).is_some_and(|t| t.elapsed() < PASSED_FOR)
     }
 
     fn remember(&self, key: String) {
-        let mut passed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut passed = lock(&self.0);
         passed.retain(|_, t| t.elapsed() < PASSED_FOR);
         passed.insert(key, Instant::now());
     }
@@ -123,8 +126,8 @@ pub async fn check(
             .await?,
     );
     if let Some(lambda) = &spec.processing.lambda {
-        let region = arn_region(campaign).unwrap_or_default();
-        let account_id = Arn::parse(campaign).map(|a| a.account).unwrap_or_default();
+        let region = region_of(campaign).unwrap_or_default();
+        let (_, account_id) = partition_and_account(campaign);
         let function = &lambda.function;
         let key = format!("function {region} {function}");
         let found = check_function(account, region, account_id, function);
@@ -135,7 +138,7 @@ pub async fn check(
 
 async fn check_role(account: &dyn Account, role_arn: &str) -> Result<Option<Problem>, AwsError> {
     const FIELD: &str = "spec.role.arn";
-    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    let name = role_name(role_arn);
     Ok(match account.get_role(name).await? {
         None => Some(Problem::new(
             Failure::RoleNotFound,
@@ -170,7 +173,7 @@ async fn check_campaign(
     campaign_arn: &str,
 ) -> Result<Option<Problem>, AwsError> {
     const FIELD: &str = "spec.campaignArn";
-    let region = arn_region(campaign_arn).unwrap_or_default();
+    let region = region_of(campaign_arn).unwrap_or_default();
     Ok(
         match account.describe_campaign(region, campaign_arn).await? {
             None => Some(Problem::new(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::{
     api::{Identifier, RecommenderModelSpec},
-    validation::{ATTRIBUTE_PREFIX, bare_attribute_name},
+    domain::validation::{ATTRIBUTE_PREFIX, bare_attribute_name},
 };
 
 /// Pinpoint's `RecommendationProviderIdType` values.

@@ -6,11 +6,14 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    account::{AccountServices, NewRole},
     aws::AwsError,
-    checks::{Failure, Problem},
-    policies::{self, Arn},
-    validation::arn_region,
+    aws::account::NewRole,
+    domain::{
+        arn::{partition_and_account, region_of, role_name},
+        policies,
+    },
+    pipeline::checks::{Failure, Problem},
+    pipeline::services::AccountServices,
 };
 
 /// Tag on every role the operator creates: `NAMESPACE/NAME` of the model it serves.
@@ -25,17 +28,10 @@ pub fn owner(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
 }
 
-/// A role's name: the last part of its ARN.
-pub fn name_of(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or_default()
-}
-
 /// The ARN the role will have: in the campaign's account (the Pinpoint project's), under the
 /// operator's role path.
 pub fn expected_arn(campaign_arn: &str, path: &str, name: &str) -> String {
-    let (partition, account) = Arn::parse(campaign_arn)
-        .map(|a| (a.partition, a.account))
-        .unwrap_or(("aws", ""));
+    let (partition, account) = partition_and_account(campaign_arn);
     format!("arn:{partition}:iam::{account}:role{path}{name}")
 }
 
@@ -49,7 +45,7 @@ pub async fn ensure(
     campaign_arn: &str,
 ) -> Result<Result<(String, bool), Problem>, AwsError> {
     let account = aws.client.as_ref();
-    let region = arn_region(campaign_arn).unwrap_or_default();
+    let region = region_of(campaign_arn).unwrap_or_default();
     // The permissions name the campaign's solution.
     let Some(campaign) = account.describe_campaign(region, campaign_arn).await? else {
         return Ok(Err(Problem::new(
@@ -63,9 +59,7 @@ pub async fn ensure(
     let (role, created) = match account.get_role(name).await? {
         Some(role) => (role, false),
         None => {
-            let (partition, account_id) = Arn::parse(campaign_arn)
-                .map(|a| (a.partition, a.account))
-                .unwrap_or(("aws", ""));
+            let (partition, account_id) = partition_and_account(campaign_arn);
             let new = NewRole {
                 name: name.to_owned(),
                 path: aws.settings.role_path.clone(),
@@ -131,7 +125,7 @@ pub enum Deleted {
 /// Deletes a role the operator created for `owner`, if it still is that model's.
 pub async fn delete(aws: &AccountServices, owner: &str, arn: &str) -> Result<Deleted, AwsError> {
     let account = aws.client.as_ref();
-    let name = name_of(arn);
+    let name = role_name(arn);
     match account.get_role(name).await? {
         None => Ok(Deleted::AlreadyGone),
         Some(role)

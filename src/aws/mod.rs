@@ -1,6 +1,10 @@
 //! What every AWS client of the operator shares: the configuration chain and one error type,
 //! classified by the service's error code (or the HTTP status when the code is unknown).
 
+pub mod account;
+pub mod clients;
+pub mod pinpoint;
+
 use std::time::Duration;
 
 use aws_config::{SdkConfig, timeout::TimeoutConfig};

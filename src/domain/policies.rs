@@ -3,34 +3,10 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::arn::Arn;
+
 /// The service principal Pinpoint assumes roles as.
 pub const PINPOINT_PRINCIPAL: &str = "pinpoint.amazonaws.com";
-
-/// The parts of an ARN: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arn<'a> {
-    pub partition: &'a str,
-    pub service: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-    pub resource: &'a str,
-}
-
-impl<'a> Arn<'a> {
-    pub fn parse(arn: &'a str) -> Option<Self> {
-        let mut parts = arn.splitn(6, ':');
-        if parts.next()? != "arn" {
-            return None;
-        }
-        Some(Arn {
-            partition: parts.next()?,
-            service: parts.next()?,
-            region: parts.next()?,
-            account: parts.next()?,
-            resource: parts.next()?,
-        })
-    }
-}
 
 /// The trust policy of a role Pinpoint assumes for projects of `account`, in any Region (so a
 /// campaign moving Region does not need a new role), as the Pinpoint guide writes it.

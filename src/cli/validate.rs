@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::{
     api::{FieldError, GROUP, RecommenderModel},
-    validation::validate,
+    domain::validation::validate,
 };
 
 /// One problem in one object of one file.

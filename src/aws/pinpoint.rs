@@ -12,7 +12,7 @@ use std::{
 
 use aws_sdk_pinpoint::{
     Client,
-    config::{Region, retry::RetryConfig},
+    config::retry::RetryConfig,
     types::{
         CreateRecommenderConfigurationShape, RecommenderConfigurationResponse,
         UpdateRecommenderConfigurationShape,
@@ -20,8 +20,11 @@ use aws_sdk_pinpoint::{
 };
 
 use crate::{
-    aws::{AwsError, AwsErrorKind, PINPOINT, classify},
-    desired::RecommenderConfig,
+    aws::{
+        AwsError, AwsErrorKind, PINPOINT, classify,
+        clients::{ClientSettings, regional_client},
+    },
+    domain::desired::RecommenderConfig,
     telemetry::Metrics,
 };
 
@@ -34,35 +37,29 @@ pub struct Published {
     pub last_modified_date: String,
 }
 
-/// The recommender-configuration operations the operator uses, per AWS Region.
+/// The recommender-configuration operations the operator uses, per AWS Region. Object-safe
+/// (`async_trait`), like `Account`, so the context holds one `Box<dyn Pinpoint>`.
+#[async_trait::async_trait]
 pub trait Pinpoint: Send + Sync + 'static {
-    fn create(
-        &self,
-        region: &str,
-        config: &RecommenderConfig,
-    ) -> impl Future<Output = Result<Published, AwsError>> + Send;
+    async fn create(&self, region: &str, config: &RecommenderConfig)
+    -> Result<Published, AwsError>;
 
     /// `Ok(None)` when Pinpoint has no configuration with that ID.
-    fn get(
-        &self,
-        region: &str,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<Published>, AwsError>> + Send;
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError>;
 
     /// A full replace of the configuration.
-    fn update(
+    async fn update(
         &self,
         region: &str,
         id: &str,
         config: &RecommenderConfig,
-    ) -> impl Future<Output = Result<Published, AwsError>> + Send;
+    ) -> Result<Published, AwsError>;
 
     /// `Ok(false)` when it was already gone.
-    fn delete(&self, region: &str, id: &str)
-    -> impl Future<Output = Result<bool, AwsError>> + Send;
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, AwsError>;
 
     /// Every configuration in the Region (all pages).
-    fn list(&self, region: &str) -> impl Future<Output = Result<Vec<Published>, AwsError>> + Send;
+    async fn list(&self, region: &str) -> Result<Vec<Published>, AwsError>;
 }
 
 /// The Create and Update request shapes are distinct types with the same fields: one
@@ -86,9 +83,7 @@ macro_rules! shape {
 
 /// `Pinpoint` over `aws-sdk-pinpoint`, one client per Region, built on first use.
 pub struct SdkPinpoint {
-    base: aws_config::SdkConfig,
-    endpoint_url: Option<String>,
-    attempts: Option<Arc<Metrics>>,
+    settings: ClientSettings,
     clients: Mutex<HashMap<String, Client>>,
 }
 
@@ -97,38 +92,33 @@ impl SdkPinpoint {
     /// public endpoint, for emulators and whatever succeeds Pinpoint.
     pub fn new(base: aws_config::SdkConfig, endpoint_url: Option<String>) -> Self {
         Self {
-            base,
-            endpoint_url,
-            attempts: None,
+            settings: ClientSettings {
+                base,
+                endpoint_url,
+                metrics: None,
+            },
             clients: Mutex::new(HashMap::new()),
         }
     }
 
     /// Counts every HTTP attempt, the SDK's own retries included, in `metrics`.
     pub fn count_attempts(mut self, metrics: Arc<Metrics>) -> Self {
-        self.attempts = Some(metrics);
+        self.settings.metrics = Some(metrics);
         self
     }
 
     fn client(&self, region: &str) -> Client {
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let mut config = aws_sdk_pinpoint::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_owned()));
-                if let Some(url) = &self.endpoint_url {
-                    config = config.endpoint_url(url);
-                }
-                if let Some(metrics) = &self.attempts {
-                    config = config.interceptor(CountAttempts(metrics.clone()));
-                }
-                Client::from_conf(config.build())
-            })
-            .clone()
+        regional_client!(
+            &self.settings,
+            &self.clients,
+            aws_sdk_pinpoint,
+            PINPOINT,
+            region
+        )
     }
 }
 
+#[async_trait::async_trait]
 impl Pinpoint for SdkPinpoint {
     async fn create(
         &self,
@@ -139,7 +129,7 @@ impl Pinpoint for SdkPinpoint {
         let shape = shape!(CreateRecommenderConfigurationShape, config);
         // Create is not idempotent: a retried Create whose first attempt reached Pinpoint makes a
         // second configuration. The SDK must not retry it; the reconciler retries after looking
-        // for the first attempt's result (see `reconciler::create_once`).
+        // for the first attempt's result (see `pipeline::unrecorded` and `controller::create_once`).
         let output = self
             .client(region)
             .create_recommender_configuration()
@@ -252,6 +242,7 @@ impl<P> RateLimited<P> {
     }
 }
 
+#[async_trait::async_trait]
 impl<P: Pinpoint> Pinpoint for RateLimited<P> {
     async fn create(
         &self,
@@ -299,10 +290,10 @@ impl<P> Metered<P> {
         Self { inner, metrics }
     }
 
-    async fn observe<T>(
+    async fn observe<T: Send>(
         &self,
         operation: &'static str,
-        call: impl Future<Output = Result<T, AwsError>>,
+        call: impl Future<Output = Result<T, AwsError>> + Send,
     ) -> Result<T, AwsError> {
         let start = Instant::now();
         let result = call.await;
@@ -316,6 +307,7 @@ impl<P> Metered<P> {
     }
 }
 
+#[async_trait::async_trait]
 impl<P: Pinpoint> Pinpoint for Metered<P> {
     async fn create(
         &self,
@@ -361,36 +353,6 @@ impl<P: Pinpoint> Pinpoint for Metered<P> {
     }
 }
 
-/// Counts each HTTP attempt by operation, so the SDK's retries show up in the metrics instead
-/// of hiding inside one logical call.
-struct CountAttempts(Arc<Metrics>);
-
-impl std::fmt::Debug for CountAttempts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CountAttempts")
-    }
-}
-
-impl aws_sdk_pinpoint::config::Intercept for CountAttempts {
-    fn name(&self) -> &'static str {
-        "CountAttempts"
-    }
-
-    fn read_before_attempt(
-        &self,
-        _context: &aws_sdk_pinpoint::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_pinpoint::config::RuntimeComponents,
-        cfg: &mut aws_sdk_pinpoint::config::ConfigBag,
-    ) -> Result<(), aws_sdk_pinpoint::error::BoxError> {
-        let operation = cfg
-            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_default();
-        self.0.pinpoint_attempt(operation);
-        Ok(())
-    }
-}
-
 fn attributes(config: &RecommenderConfig) -> Option<HashMap<String, String>> {
     (!config.attributes.is_empty()).then(|| config.attributes.clone().into_iter().collect())
 }
@@ -424,7 +386,7 @@ fn published(
                 .to_owned(),
             id_type: r
                 .recommendation_provider_id_type()
-                .unwrap_or(crate::desired::ENDPOINT_ID)
+                .unwrap_or(crate::domain::desired::ENDPOINT_ID)
                 .to_owned(),
             lambda: r.recommendation_transformer_uri().map(str::to_owned),
             display_name: r.recommendations_display_name().map(str::to_owned),
@@ -451,6 +413,7 @@ mod rate_limit_tests {
     #[derive(Default)]
     struct Counting(AtomicU32);
 
+    #[async_trait::async_trait]
     impl Pinpoint for Counting {
         async fn create(&self, _: &str, _: &RecommenderConfig) -> Result<Published, AwsError> {
             unreachable!("not used")

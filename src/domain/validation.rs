@@ -1,6 +1,6 @@
 //! Every rule of the console wizard and the Pinpoint API, as a pure function from a spec to the
 //! full list of problems. The CRD's CEL rules (in `api.rs`) say the same wherever CEL can; the
-//! shared table in `tests/cases/validation.yaml` keeps the two in step.
+//! shared table in `tests/cases/validation.json` keeps the two in step.
 //!
 //! Decisions where the console guide and the API text disagree (see the README):
 //! - Model names: no spaces. The console guide forbids them, the API text allows them; a name
@@ -56,11 +56,6 @@ static DISPLAY_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9 _-]{1,2
 static ATTRIBUTE_DISPLAY_NAME: LazyLock<Regex> =
     LazyLock::new(|| re(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,24}$"));
 static ATTRIBUTE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$"));
-
-/// The Region of a Personalize campaign ARN (or of any well-formed ARN).
-pub fn arn_region(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
-}
 
 /// An attribute name without the optional `Recommendations.` prefix.
 pub fn bare_attribute_name(name: &str) -> &str {
@@ -232,16 +227,6 @@ impl Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn region_comes_from_the_fourth_arn_field() {
-        assert_eq!(
-            arn_region("arn:aws:personalize:eu-west-1:123456789012:campaign/x"),
-            Some("eu-west-1")
-        );
-        assert_eq!(arn_region("arn:aws:iam::123456789012:role/x"), None);
-        assert_eq!(arn_region("nonsense"), None);
-    }
 
     #[test]
     fn prefix_is_stripped_once() {

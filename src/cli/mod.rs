@@ -1,0 +1,3 @@
+//! Commands besides `run`.
+
+pub mod validate;

@@ -1,0 +1,8 @@
+//! The pure rules: data in, data out, no I/O.
+
+pub mod arn;
+pub mod conditions;
+pub mod desired;
+pub mod policies;
+pub mod tenancy;
+pub mod validation;
