@@ -43,9 +43,10 @@ use kube::{
     core::GroupVersionKind,
     runtime::{WatchStreamExt, watcher},
 };
+use recommender_operator::lock::lock;
 use serde::Serialize;
 use serde_json::{Value, json};
-use support::cluster::{ControlPlane, Process, control_plane};
+use support::cluster::{ControlPlane, Process, control_plane, tail};
 
 const GROUP: &str = "pinpoint.recommenders.dev";
 const VERSION: &str = "v1alpha1";
@@ -935,10 +936,6 @@ struct Tracker {
     watch_errors: u64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn spawn_watch(
     api: Api<DynamicObject>,
     tracker: Arc<Mutex<Tracker>>,
@@ -1266,11 +1263,6 @@ fn binary_size(path: &Path) -> Result<Binary> {
         bytes,
         target_bytes: BINARY_TARGET_BYTES,
     })
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 // ---------------------------------------------------------------------------------------------

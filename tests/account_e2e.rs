@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::cluster::TestEnv;
+use support::env::TestEnv;
 
 fn model(name: &str, case: &str) -> Value {
     let mut object = support::table::named(name, case);

@@ -16,7 +16,10 @@ use std::{
 
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::{Value, json};
-use support::cluster::{Process, TestEnv, wait_until};
+use support::{
+    cluster::{Process, wait_until},
+    env::TestEnv,
+};
 
 const MARKER: &str = "pinpoint.recommenders.dev/create-requested-at";
 

@@ -17,9 +17,8 @@ use support::{
     deploy::{
         CRD, DEFAULT_RELEASE, KUSTOMIZE_BASE, MODELS, Release, SECRET_ACCESS_KEY,
         Scope::{AllNamespaces, Namespace},
-        ScratchNamespace, assert_rights, chart, cluster_turn, emulator_calls,
-        emulator_configurations, emulator_fault, ensure_crd, helm_ok, kinds_and_names, kubectl_as,
-        malformed_json_log_lines, start_emulator, start_operator, yaml_objects,
+        ScratchNamespace, assert_rights, chart, cluster_turn, ensure_crd, helm_ok, kinds_and_names,
+        kubectl_as, malformed_json_log_lines, start_emulator, start_operator, yaml_objects,
     },
     table::cases,
 };
@@ -130,22 +129,19 @@ fn helm_install_gives_the_operator_exactly_the_rights_it_needs() {
         chart_args.iter().any(|a| a == "--log-format=json"),
         "the chart logs JSON by default: {chart_args:?}"
     );
-    let (_emulator, emulator_url) = start_emulator(plane, "helm");
-    let operator = start_operator(plane, "helm", &release, &kubeconfig, &emulator_url);
+    let (_emulator, emulator) = start_emulator(plane, "helm");
+    let operator = start_operator(plane, "helm", &release, &kubeconfig, &emulator.url);
 
     // One refused call first, so the error paths (status message, Warning event, warn log) run
     // too: they are where credentials would leak. 403 without the word "forbidden", which the
     // log must not hold for RBAC reasons.
-    emulator_fault(
-        &emulator_url,
-        json!({
-            "operation": "CreateRecommenderConfiguration",
-            "status": 403,
-            "count": 1,
-            "errorType": "AccessDeniedException",
-            "message": "not authorized to perform mobiletargeting:CreateRecommenderConfiguration",
-        }),
-    );
+    emulator.fault(json!({
+        "operation": "CreateRecommenderConfiguration",
+        "status": 403,
+        "count": 1,
+        "errorType": "AccessDeniedException",
+        "message": "not authorized to perform mobiletargeting:CreateRecommenderConfiguration",
+    }));
     let scratch = ScratchNamespace::new(plane, &turn, "deploy-helm");
     let namespace = scratch.name.as_str();
     apply(&model("movie-recs", namespace));
@@ -161,11 +157,11 @@ fn helm_install_gives_the_operator_exactly_the_rights_it_needs() {
         json!(["pinpoint.recommenders.dev/configuration"]),
         "the finalizer is in place (from the chart's admission policy, or the ServiceAccount)"
     );
-    let stored = emulator_configurations(&emulator_url);
+    let stored = emulator.configurations();
     assert_eq!(stored.len(), 1, "{stored:#?}");
     assert_eq!(stored[0]["id"], json!(id));
     assert_eq!(
-        emulator_calls(&emulator_url, "CreateRecommenderConfiguration"),
+        emulator.calls("CreateRecommenderConfiguration"),
         2,
         "the refused call and the one that worked"
     );
@@ -200,7 +196,7 @@ fn helm_install_gives_the_operator_exactly_the_rights_it_needs() {
         text(&gone.stdout),
         text(&gone.stderr)
     );
-    assert!(emulator_configurations(&emulator_url).is_empty());
+    assert!(emulator.configurations().is_empty());
 
     let log = operator.output();
     let forbidden = log_lines_with(&log, "forbidden");
@@ -393,8 +389,8 @@ fn watch_namespace_install_is_namespace_scoped() {
         "{chart_args:?}"
     );
     let (kubeconfig, _) = release.token_kubeconfig();
-    let (_emulator, emulator_url) = start_emulator(plane, "team-a");
-    let operator = start_operator(plane, "team-a", &release, &kubeconfig, &emulator_url);
+    let (_emulator, emulator) = start_emulator(plane, "team-a");
+    let operator = start_operator(plane, "team-a", &release, &kubeconfig, &emulator.url);
     apply(&model("outside", "team-b"));
     apply(&model("inside", "team-a"));
     wait_ready("team-a", "inside");
@@ -406,7 +402,7 @@ fn watch_namespace_install_is_namespace_scoped() {
         "inside",
         "--timeout=120s",
     ]);
-    assert!(emulator_configurations(&emulator_url).is_empty());
+    assert!(emulator.configurations().is_empty());
     // The model in team-b was never touched: no finalizer (the chart's policy binds to team-a
     // alone), no status (it was applied before the one in team-a, whose whole life is over).
     let outside = plane.get_json(&["-n", "team-b", "recommendermodel", "outside"]);

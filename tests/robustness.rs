@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{cluster::TestEnv, table::cases};
+use support::{env::TestEnv, table::cases};
 
 fn model(name: &str) -> Value {
     let case = cases()

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    cluster::{TestEnv, text, wait_until},
+    cluster::{text, wait_until},
+    env::TestEnv,
     table::cases,
 };
 

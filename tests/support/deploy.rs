@@ -9,13 +9,16 @@
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
 
-use super::cluster::{ControlPlane, Process, text, tool, wait_until, workspace_bin};
+use super::{
+    admin::{EmulatorAdmin, start_emulator_process},
+    cluster::{ControlPlane, Process, succeeded, text, tool, wait_until},
+};
 
 /// The chart under test: `deploy/helm/recommender-operator`, or `RECOMMENDER_TEST_CHART` (a
 /// packaged `.tgz`, or a copy with a change to try) when set.
@@ -51,7 +54,7 @@ pub struct ClusterTurn(#[allow(dead_code)] MutexGuard<'static, ()>);
 
 pub fn cluster_turn() -> ClusterTurn {
     // A test that panicked holding the lock poisons it; the next one still gets its turn.
-    ClusterTurn(CLUSTER.lock().unwrap_or_else(PoisonError::into_inner))
+    ClusterTurn(recommender_operator::lock::lock(&CLUSTER))
 }
 
 /// Runs the pinned helm against the control plane, with its own config, cache and data
@@ -69,15 +72,7 @@ pub fn helm(plane: &ControlPlane, args: &[&str]) -> Output {
 }
 
 pub fn helm_ok(plane: &ControlPlane, args: &[&str]) -> String {
-    let out = helm(plane, args);
-    assert!(
-        out.status.success(),
-        "helm {} failed:\n{}{}",
-        args.join(" "),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    succeeded("helm", args, helm(plane, args))
 }
 
 /// Every object of a multi-document YAML stream (empty documents dropped).
@@ -464,31 +459,14 @@ pub fn ensure_crd(plane: &'static ControlPlane, turn: &ClusterTurn) {
 }
 
 /// The emulator, with the secret credentials.
-pub fn start_emulator(plane: &ControlPlane, name: &str) -> (Process, String) {
-    let mut emulator = Process::start(
-        "pinpoint-emulator",
-        &workspace_bin("pinpoint-emulator"),
+pub fn start_emulator(plane: &ControlPlane, name: &str) -> (Process, EmulatorAdmin) {
+    start_emulator_process(
+        &plane.dir.join(format!("{name}-emulator.log")),
         &[
-            "--listen".into(),
-            "127.0.0.1:0".into(),
             "--credentials".into(),
             format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"),
-            "--seed".into(),
-            format!(
-                "{}/examples/emulator/account.json",
-                env!("CARGO_MANIFEST_DIR")
-            ),
         ],
-        &[],
-        plane.dir.join(format!("{name}-emulator.log")),
-    );
-    let line = emulator.wait_for_log("listening on http://", Duration::from_secs(30));
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the emulator prints its URL")
-        .to_owned();
-    (emulator, url)
+    )
 }
 
 /// The operator binary with the arguments and environment of the release's Deployment, plus the
@@ -556,35 +534,6 @@ pub fn start_operator(
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// Every stored configuration of an emulator.
-pub fn emulator_configurations(url: &str) -> Vec<Value> {
-    reqwest::blocking::get(format!("{url}/_emulator/configurations"))
-        .and_then(|r| r.json::<Value>())
-        .expect("the emulator's admin API answers")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Calls of one operation an emulator answered (faults included).
-pub fn emulator_calls(url: &str, operation: &str) -> u64 {
-    reqwest::blocking::get(format!("{url}/_emulator/calls"))
-        .and_then(|r| r.json::<Value>())
-        .expect("the emulator's admin API answers")
-        .get(operation)
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-}
-
-pub fn emulator_fault(url: &str, fault: Value) {
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{url}/_emulator/faults"))
-        .json(&fault)
-        .send()
-        .expect("add a fault");
-    assert!(response.status().is_success(), "fault {fault} refused");
 }
 
 /// Lines of a JSON log that are not what a log collector expects: one JSON object per line with

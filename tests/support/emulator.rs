@@ -1,18 +1,20 @@
-//! An in-process Pinpoint emulator and an `SdkPinpoint` pointed at it.
+//! An in-process Pinpoint emulator, the SDK clients pointed at it, and its admin API.
 
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_credential_types::{Credentials, provider::SharedCredentialsProvider};
 use recommender_operator::{
-    account::{AccountServices, AccountSettings, SdkAccount},
-    pinpoint::SdkPinpoint,
+    aws::{account::SdkAccount, pinpoint::SdkPinpoint},
+    pipeline::services::{AccountServices, AccountSettings},
 };
 use serde_json::Value;
 
+use super::admin::EmulatorAdmin;
+
 pub struct Emulator {
     pub url: String,
-    http: reqwest::Client,
+    admin: EmulatorAdmin,
 }
 
 impl Emulator {
@@ -24,42 +26,16 @@ impl Emulator {
         let addr = pinpoint_emulator::spawn("127.0.0.1:0".parse().expect("address"), settings)
             .await
             .expect("start the emulator");
+        let url = format!("http://{addr}");
         Self {
-            url: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            admin: EmulatorAdmin::new(&url),
+            url,
         }
     }
 
     /// A client with the emulator's credentials; `attempts` 1 turns the SDK's retries off.
     pub fn pinpoint(&self, attempts: u32) -> SdkPinpoint {
         SdkPinpoint::new(sdk_config(attempts), Some(self.url.clone()))
-    }
-
-    /// Every stored configuration, as the admin API lists them.
-    pub async fn configurations(&self) -> Vec<Value> {
-        let v: Value = self.admin_get("configurations").await;
-        v.as_array().cloned().unwrap_or_default()
-    }
-
-    /// Calls per operation so far.
-    pub async fn calls(&self, operation: &str) -> u64 {
-        let v: Value = self.admin_get("calls").await;
-        v.get(operation).and_then(Value::as_u64).unwrap_or(0)
-    }
-
-    pub async fn fault(&self, fault: Value) {
-        let r = self
-            .http
-            .post(format!("{}/_emulator/faults", self.url))
-            .json(&fault)
-            .send()
-            .await
-            .expect("add fault");
-        assert!(
-            r.status().is_success(),
-            "fault rejected: {}",
-            r.text().await.unwrap_or_default()
-        );
     }
 
     /// IAM, Personalize and Lambda of the emulated account, with the operator's default
@@ -74,45 +50,45 @@ impl Emulator {
         )
     }
 
+    /// Every stored configuration, as the admin API lists them.
+    pub async fn configurations(&self) -> Vec<Value> {
+        self.admin(|a| a.configurations()).await
+    }
+
+    /// Calls per operation so far.
+    pub async fn calls(&self, operation: &str) -> u64 {
+        let operation = operation.to_owned();
+        self.admin(move |a| a.calls(&operation)).await
+    }
+
+    pub async fn fault(&self, fault: Value) {
+        self.admin(move |a| a.fault(fault)).await
+    }
+
+    pub async fn clear_faults(&self) {
+        self.admin(|a| a.clear_faults()).await
+    }
+
     /// Adds or replaces campaigns, roles and functions in the emulated account.
     pub async fn seed(&self, seed: Value) {
-        let r = self
-            .http
-            .post(format!("{}/_emulator/seed", self.url))
-            .json(&seed)
-            .send()
-            .await
-            .expect("seed the emulator");
-        assert!(
-            r.status().is_success(),
-            "seed refused: {}",
-            r.text().await.unwrap_or_default()
-        );
+        self.admin(move |a| a.seed(seed)).await
     }
 
     /// Every IAM role in the emulated account.
     pub async fn roles(&self) -> Vec<Value> {
-        let v: Value = self.admin_get("iam/roles").await;
-        v.as_array().cloned().unwrap_or_default()
+        self.admin(|a| a.roles()).await
     }
 
-    pub async fn clear_faults(&self) {
-        self.http
-            .delete(format!("{}/_emulator/faults", self.url))
-            .send()
-            .await
-            .expect("clear faults");
-    }
-
-    async fn admin_get(&self, what: &str) -> Value {
-        self.http
-            .get(format!("{}/_emulator/{what}", self.url))
-            .send()
-            .await
-            .expect("admin API answers")
-            .json()
-            .await
-            .expect("admin API returns JSON")
+    /// The one admin client is blocking: it runs on a blocking thread, off the test's runtime.
+    async fn admin<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(EmulatorAdmin) -> T + Send + 'static,
+    ) -> T {
+        let admin = self.admin.clone();
+        match tokio::task::spawn_blocking(move || call(admin)).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 }
 

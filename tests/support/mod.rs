@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod cluster;
 pub mod deploy;
 pub mod emulator;
+pub mod env;
 pub mod table;
