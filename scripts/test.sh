@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test, in one command (the README's test command; .ci/run runs exactly this):
-# formatting, lints, unit tests, the validation table (Rust, CEL, and a real API server), the
+# formatting, the module shape, lints, unit tests, the validation table (Rust, CEL, and a real API server), the
 # emulator through the AWS SDK, the reconciler against the emulator, and the end-to-end tests
 # against a real etcd + kube-apiserver with kubectl.
 set -euo pipefail
@@ -21,6 +21,9 @@ fi
 
 step "cargo fmt"
 cargo fmt --all -- --check
+
+step "module shape: no import cycle, no file over 600 lines, layers import only upward"
+python3 scripts/modcheck.py
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
