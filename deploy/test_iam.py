@@ -82,7 +82,7 @@ def test_role_creation_writes_only_roles_tagged_as_the_operators():
 
 def test_the_tags_and_path_the_policy_relies_on_are_the_operators():
     root = IAM.parent.parent
-    role = (root / "src" / "role.rs").read_text()
+    role = (root / "src" / "pipeline" / "role.rs").read_text()
     assert 'pub const OWNER_TAG: &str = "pinpoint.recommenders.dev/owner";' in role
     assert '"app.kubernetes.io/managed-by".to_owned(),\n                        "recommender-operator".to_owned(),' in role
-    assert 'role_path: "/recommender-operator/".to_owned()' in (root / "src" / "account.rs").read_text()
+    assert 'role_path: "/recommender-operator/".to_owned()' in (root / "src" / "pipeline" / "services.rs").read_text()
