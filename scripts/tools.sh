@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes tools the tests and the demo need (etcd, kube-apiserver, kubectl,
-# helm) from the Go module proxy into a cache outside the repository.
+# helm, and kstatus: Flux's status library run on objects, from scripts/kstatus) from the Go
+# module proxy into a cache outside the repository.
 #
 #   bash scripts/tools.sh           build what is missing, check versions, print the bin directory
 #   bash scripts/tools.sh check     check that every built binary reports its pinned version
 #   bash scripts/tools.sh bin-dir   print the bin directory without building anything
 #
-# The build directory is named by a hash of this script, the pinned versions and the Go version,
+# The build directory is named by a hash of this script, the pinned versions, the Go version and
+# the source of the programs of our own it builds (scripts/kstatus),
 # so any change to how a tool is built starts from empty on every machine, CI's included: a warm
 # cache can never hide a broken build step again.
 #
 # Why these versions: Kubernetes 1.37 is the newest release the module proxy serves that builds
 # with the Go on our machines; etcd 3.6 is the line kubeadm pairs with Kubernetes 1.34+; helm 3.22
-# is the newest v3 (v4 changes flags that users' scripts rely on).
+# is the newest v3 (v4 changes flags that users' scripts rely on); cli-utils v0.37.2 holds the
+# kstatus that Flux 2.7 computes health with.
 set -euo pipefail
 
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
+KSTATUS_VERSION=${KSTATUS_VERSION:-v0.37.2}
+KSTATUS_SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kstatus/main.go
 
 say() { echo "tools: $*" >&2; }
 die() { echo "tools: error: $*" >&2; exit 1; }
@@ -25,7 +30,7 @@ die() { echo "tools: error: $*" >&2; exit 1; }
 command -v go >/dev/null || die "Go is not installed; install Go 1.26 or newer (apt-get install golang, or https://go.dev/dl) and run again"
 
 ROOT=${RECOMMENDER_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recommender-operator/tools}
-KEY=$( { cat "${BASH_SOURCE[0]}"; echo "$KUBE_VERSION $ETCD_VERSION $HELM_VERSION"; go env GOVERSION; } |
+KEY=$( { cat "${BASH_SOURCE[0]}" "$KSTATUS_SOURCE"; echo "$KUBE_VERSION $ETCD_VERSION $HELM_VERSION $KSTATUS_VERSION"; go env GOVERSION; } |
   sha256sum | cut -c1-16)
 CACHE=$ROOT/$KEY
 BIN=$CACHE/bin
@@ -38,6 +43,7 @@ expected_version() {
     kube-apiserver) echo "Kubernetes $KUBE_VERSION" ;;
     kubectl) echo "Client Version: $KUBE_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
+    kstatus) echo "cli-utils $KSTATUS_VERSION" ;;
   esac
 }
 reported_version() {
@@ -46,9 +52,10 @@ reported_version() {
     kube-apiserver) "$BIN/kube-apiserver" --version ;;
     kubectl) "$BIN/kubectl" version --client | head -n 1 ;;
     helm) "$BIN/helm" version --template '{{.Version}}' ;;
+    kstatus) "$BIN/kstatus" --version ;;
   esac
 }
-TOOLS=(etcd helm kube-apiserver kubectl)
+TOOLS=(etcd helm kube-apiserver kubectl kstatus)
 
 # check_one NAME: fails clearly unless $BIN/NAME exists and reports the pinned version.
 check_one() {
@@ -128,6 +135,15 @@ build_helm() {
     -ldflags="-s -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm)
 }
 
+# Our own program against the pinned cli-utils: a module made fresh from scripts/kstatus.
+build_kstatus() {
+  local dir=$CACHE/src/kstatus
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp "$KSTATUS_SOURCE" "$dir/main.go"
+  (cd "$dir" && go mod init tools.local/kstatus && go get "sigs.k8s.io/cli-utils@$KSTATUS_VERSION" &&
+    go mod tidy && go build -trimpath -ldflags=-s -o "$out" .)
+}
+
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths, so
 # its wrapper module also pins each one to the matching v0.X.Y release.
 kube_module_dir() {
@@ -173,5 +189,6 @@ build etcd build_etcd
 build helm build_helm
 build kube-apiserver build_kube_apiserver
 build kubectl build_kubectl
+build kstatus build_kstatus
 check_all quiet
 echo "$BIN"
