@@ -42,6 +42,7 @@ pub const ADOPT_CONFIGURATION_ID: &str = "pinpoint.recommenders.dev/configuratio
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#,
     cel,
     validation = Rule::new(
         "has(self.spec.name) || self.metadata.name.matches('^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$')"
@@ -207,6 +208,10 @@ pub enum DeletionPolicy {
 /// What the operator last saw and did.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
+// The API server shows a model nobody has reconciled yet with `observedGeneration: 0`, so that
+// kstatus (Flux, kpt) reads it as InProgress from its first moment instead of Current: kstatus
+// takes an object without status for one that needs none.
+#[schemars(extend("default" = {"observedGeneration": 0}))]
 pub struct RecommenderModelStatus {
     /// The generation the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,7 +242,7 @@ pub struct RecommenderModelStatus {
     /// Every problem with the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validation_errors: Vec<FieldError>,
-    /// Validated, Published and Ready.
+    /// Validated, Published and Ready; Reconciling and Stalled while they hold (kstatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

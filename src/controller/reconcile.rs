@@ -156,11 +156,12 @@ async fn cleanup(
         Err(e) => {
             // Say why deletion is held up; the finalizer stays until Pinpoint answers.
             let mut status = model.status.clone().unwrap_or_default();
-            let update =
+            let ready =
                 ConditionUpdate::new(READY, false, e.reason(), format!("deleting failed: {e}"));
+            let [reconciling, stalled] = e.progress_conditions("deleting");
             status.conditions = set_conditions(
                 &status.conditions,
-                &[update],
+                &[ready, reconciling, stalled],
                 model.metadata.generation,
                 Timestamp::now(),
             );

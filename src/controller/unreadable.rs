@@ -17,7 +17,7 @@ use crate::{
         context::{Context, claims_except},
         events::{emit_event, log_note},
     },
-    domain::conditions::{READY, VALIDATED},
+    domain::conditions::{READY, STALLED, VALIDATED},
     pipeline::{
         deletion::{Leftovers, delete_leftovers},
         error::{Error, Note},
@@ -84,16 +84,20 @@ pub async fn unreadable(
     });
     if !already_said {
         let now = Timestamp::now().to_string();
-        let condition = |type_: &str| {
+        let condition = |type_: &str, status: &str| {
             json!({
-                "type": type_, "status": "False", "reason": error.reason(), "message": message,
+                "type": type_, "status": status, "reason": error.reason(), "message": message,
                 "observedGeneration": object.metadata.generation, "lastTransitionTime": now,
             })
         };
         // A merge patch: it leaves the rest of the status (the configuration ID) alone.
         let patch = json!({ "status": {
             "observedGeneration": object.metadata.generation,
-            "conditions": [condition(VALIDATED), condition(READY)],
+            "conditions": [
+                condition(VALIDATED, "False"),
+                condition(READY, "False"),
+                condition(STALLED, "True"),
+            ],
         }});
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
             .await

@@ -1,5 +1,8 @@
 //! Conditions as kubectl, Argo CD and Flux read them: `Validated`, `Published` and `Ready`, each a
-//! `metav1.Condition` with a CamelCase reason and the generation it describes.
+//! `metav1.Condition` with a CamelCase reason and the generation it describes; and kstatus's
+//! abnormal-true pair, `Reconciling` (working toward the spec: retrying, deleting) and `Stalled`
+//! (no progress without a change by someone), present only while `True`, as Flux's own objects
+//! do, so that kstatus (Flux, kpt) tells a doomed model from one getting there.
 
 use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
@@ -9,6 +12,11 @@ use k8s_openapi::{
 pub const VALIDATED: &str = "Validated";
 pub const PUBLISHED: &str = "Published";
 pub const READY: &str = "Ready";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+/// Conditions that are there only while `True`: an update to `False` removes them.
+const ABNORMAL_TRUE: [&str; 2] = [RECONCILING, STALLED];
 
 /// Condition reasons that are not errors (errors carry their own, see `Error::reason`).
 pub mod reason {
@@ -57,6 +65,9 @@ pub fn set_conditions(
         .cloned()
         .collect();
     for update in updates {
+        if !update.status && ABNORMAL_TRUE.contains(&update.type_) {
+            continue;
+        }
         let status = if update.status { "True" } else { "False" };
         let previous = current.iter().find(|c| c.type_ == update.type_);
         let last_transition_time = match previous {
@@ -74,7 +85,7 @@ pub fn set_conditions(
         });
     }
     let order = |t: &str| {
-        [VALIDATED, PUBLISHED, READY]
+        [VALIDATED, PUBLISHED, READY, RECONCILING, STALLED]
             .iter()
             .position(|x| *x == t)
             .unwrap_or(usize::MAX)
@@ -148,6 +159,36 @@ mod tests {
         let twice = set_conditions(&once, &updates, Some(1), at(99));
         assert_eq!(once, twice);
         assert_eq!(once[0].type_, VALIDATED);
+    }
+
+    #[test]
+    fn reconciling_and_stalled_are_there_only_while_true() {
+        let stalled = set_conditions(
+            &[],
+            &[
+                ConditionUpdate::new(RECONCILING, false, "InvalidSpec", ""),
+                ConditionUpdate::new(STALLED, true, "InvalidSpec", "bad"),
+            ],
+            Some(1),
+            at(10),
+        );
+        assert_eq!(stalled.len(), 1);
+        assert_eq!(
+            (stalled[0].type_.as_str(), stalled[0].status.as_str()),
+            (STALLED, "True")
+        );
+        let cleared = set_conditions(
+            &stalled,
+            &[
+                ConditionUpdate::new(RECONCILING, false, "Ready", ""),
+                ConditionUpdate::new(STALLED, false, "Ready", ""),
+                ConditionUpdate::new(READY, true, "Ready", "ok"),
+            ],
+            Some(2),
+            at(20),
+        );
+        assert_eq!(cleared.len(), 1, "{cleared:?}");
+        assert_eq!(cleared[0].type_, READY);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::{
     api::FieldError,
     aws::{AwsError, AwsErrorKind, PINPOINT},
+    domain::conditions::{ConditionUpdate, RECONCILING, STALLED},
     pipeline::checks::{Failure, Problem},
 };
 
@@ -60,6 +61,44 @@ impl Error {
     /// The condition reason: the variant's name.
     pub fn reason(&self) -> &'static str {
         self.into()
+    }
+
+    /// Whether the model cannot progress without a change by someone (to the spec, to IAM, to
+    /// the account): kstatus's `Stalled`, which Flux reports as failed at once. Every other error
+    /// is retried by the operator on its own: `Reconciling`. The Argo CD health check
+    /// (`deploy/argocd`) names the same set for operators that predate `Stalled`.
+    pub fn stalls(&self) -> bool {
+        !matches!(
+            self,
+            Error::CampaignNotActive(_)
+                | Error::Throttled(_)
+                | Error::PinpointUnavailable(_)
+                | Error::AwsUnavailable(_)
+                | Error::KubernetesError(_)
+                | Error::FinalizerError(_)
+        )
+    }
+
+    /// `Reconciling` and `Stalled` for a pass that ended in this error while `doing` (publishing,
+    /// deleting); the one of the two that does not hold is removed. The message starts with the
+    /// reason: kstatus reports only the message, and Flux shows it as the failure.
+    pub fn progress_conditions(&self, doing: &str) -> [ConditionUpdate; 2] {
+        let reason = self.reason();
+        let stalls = self.stalls();
+        [
+            ConditionUpdate::new(
+                RECONCILING,
+                !stalls,
+                reason,
+                format!("{reason}: {doing}, retrying: {self}"),
+            ),
+            ConditionUpdate::new(
+                STALLED,
+                stalls,
+                reason,
+                format!("{reason}: {doing} needs a change: {self}"),
+            ),
+        ]
     }
 
     /// Errors that only a change to the object can fix: no retry loop.

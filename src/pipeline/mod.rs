@@ -23,7 +23,10 @@ use crate::{
     },
     domain::{
         arn::{region_of, role_name},
-        conditions::{self, ConditionUpdate, PUBLISHED, READY, VALIDATED, reason, set_conditions},
+        conditions::{
+            self, ConditionUpdate, PUBLISHED, READY, RECONCILING, STALLED, VALIDATED, reason,
+            set_conditions,
+        },
         desired::{RecommenderConfig, desired_configuration, differences},
         tenancy::RolePolicy,
         validation::validate,
@@ -116,6 +119,8 @@ pub async fn sync(
                 reason::READY,
                 "the recommender model is ready to use in messages",
             ),
+            ConditionUpdate::new(RECONCILING, false, reason::READY, ""),
+            ConditionUpdate::new(STALLED, false, reason::READY, ""),
         ],
         Err(e) if e.field_errors().is_some() => {
             let mut message = e.to_string();
@@ -136,6 +141,9 @@ pub async fn sync(
                 ),
                 ConditionUpdate::new(READY, false, e.reason(), message),
             ]
+            .into_iter()
+            .chain(e.progress_conditions("publishing"))
+            .collect()
         }
         Err(e) => vec![
             ConditionUpdate::new(
@@ -146,7 +154,10 @@ pub async fn sync(
             ),
             ConditionUpdate::new(PUBLISHED, false, e.reason(), e.to_string()),
             ConditionUpdate::new(READY, false, e.reason(), e.to_string()),
-        ],
+        ]
+        .into_iter()
+        .chain(e.progress_conditions("publishing"))
+        .collect(),
     };
     status.conditions = set_conditions(&current.conditions, &updates, generation, now);
 

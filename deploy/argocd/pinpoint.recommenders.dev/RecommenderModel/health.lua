@@ -93,6 +93,23 @@ if ready ~= nil and ready.status == "True" then
   return hs
 end
 
+-- kstatus's abnormal-true conditions, written by operators since Stalled and Reconciling came
+-- in: they say directly whether the operator is still working or needs someone to act. Their
+-- messages start with the reason already.
+local stalled = condition(conditions, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = stalled.message or describe(stalled)
+  return hs
+end
+local reconciling = condition(conditions, "Reconciling")
+if reconciling ~= nil and reconciling.status == "True" then
+  hs.status = "Progressing"
+  hs.message = reconciling.message or describe(reconciling)
+  return hs
+end
+
+-- Operators before Stalled: the reason says it.
 local validated = condition(conditions, "Validated")
 if validated ~= nil and validated.status == "False" then
   hs.status = "Degraded"
