@@ -404,10 +404,12 @@ fn watch_namespace_install_is_namespace_scoped() {
     ]);
     assert!(emulator.configurations().is_empty());
     // The model in team-b was never touched: no finalizer (the chart's policy binds to team-a
-    // alone), no status (it was applied before the one in team-a, whose whole life is over).
+    // alone), no status written (it was applied before the one in team-a, whose whole life is
+    // over): only the CRD's default, generation 0 observed.
     let outside = plane.get_json(&["-n", "team-b", "recommendermodel", "outside"]);
     assert!(
-        outside["metadata"]["finalizers"].is_null() && outside["status"].is_null(),
+        outside["metadata"]["finalizers"].is_null()
+            && outside["status"] == json!({"observedGeneration": 0}),
         "{outside:#}"
     );
     let log = operator.output();
