@@ -9,7 +9,12 @@ use recommender_operator::{
         account::SdkAccount,
         pinpoint::{Metered, RateLimited, SdkPinpoint},
     },
-    cli::validate as files,
+    cli::{
+        AwsArgs,
+        import::{ImportArgs, import},
+        plan::{PlanArgs, plan},
+        role_path, validate as files,
+    },
     controller::{
         self,
         context::{Context, Settings},
@@ -40,18 +45,16 @@ enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Write the recommender configurations of an account as RecommenderModels that adopt them.
+    Import(ImportArgs),
+    /// Show what applying RecommenderModels would change in Pinpoint, without changing it.
+    Plan(PlanArgs),
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// One endpoint for every AWS service the operator calls (Pinpoint, IAM, Personalize,
-    /// Lambda) instead of AWS's: an emulator.
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
-    aws_endpoint_url: Option<String>,
-    /// Pinpoint endpoint to use instead of AWS's (an emulator, or a successor service); wins
-    /// over --aws-endpoint-url.
-    #[arg(long, env = "AWS_ENDPOINT_URL_PINPOINT")]
-    pinpoint_endpoint_url: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// Check the campaign, the Lambda function and the role before publishing (false: for
     /// accounts where the operator may not read Personalize, Lambda or IAM).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -122,26 +125,34 @@ fn main() -> ExitCode {
         Command::Validate { files } => validate(&files),
         Command::Run(args) => {
             telemetry::init_logging(args.log_format);
-            // One thread: the work is waiting on the API server and Pinpoint, and a single
-            // thread spares the wake-ups across threads that a multi-threaded runtime pays for
-            // every event (measured by the convergence benchmark).
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(run(*args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            block_on(async move {
+                run(*args).await.map_err(|e| tracing::error!("{e:#}"))?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Import(args) => block_on(async move {
+            let pinpoint = args.aws.pinpoint().await;
+            Ok(import(&args, &pinpoint).await)
+        }),
+        Command::Plan(args) => block_on(async move {
+            let pinpoint = args.aws.pinpoint().await;
+            Ok(plan(&args, &pinpoint).await)
+        }),
+    }
+}
+
+/// Runs `work` on a one-thread runtime: the work is waiting on the API server and AWS, and a
+/// single thread spares the wake-ups across threads that a multi-threaded runtime pays for every
+/// event (measured by the convergence benchmark). `Err` is a failure already reported.
+fn block_on(work: impl Future<Output = Result<ExitCode, ()>>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work).unwrap_or(ExitCode::FAILURE),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -150,7 +161,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
     let aws_config = aws::load_config().await;
-    let pinpoint_url = args.pinpoint_endpoint_url.or(args.aws_endpoint_url.clone());
+    let pinpoint_url = args.aws.pinpoint_url();
     let pinpoint = RateLimited::new(
         Metered::new(
             SdkPinpoint::new(aws_config.clone(), pinpoint_url).count_attempts(metrics.clone()),
@@ -162,7 +173,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let account = AccountServices::new(
         Box::new(SdkAccount::new(
             aws_config,
-            args.aws_endpoint_url,
+            args.aws.aws_endpoint_url,
             Some(metrics.clone()),
         )),
         AccountSettings {
@@ -221,16 +232,6 @@ async fn lost(leadership: &mut Option<leader::Leadership>) {
     match leadership {
         Some(l) => l.lost().await,
         None => std::future::pending().await,
-    }
-}
-
-/// An IAM path: `/`, or `/` + segments + `/`, printable ASCII, up to 512 characters.
-fn role_path(path: &str) -> Result<String, String> {
-    let printable = path.chars().all(|c| ('!'..='~').contains(&c));
-    if path.starts_with('/') && path.ends_with('/') && path.len() <= 512 && printable {
-        Ok(path.to_owned())
-    } else {
-        Err("must be / or start and end with / (such as /pinpoint/), printable ASCII, up to 512 characters".to_owned())
     }
 }
 

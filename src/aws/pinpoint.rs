@@ -24,7 +24,7 @@ use crate::{
         AwsError, AwsErrorKind, PINPOINT, classify,
         clients::{ClientSettings, regional_client},
     },
-    domain::desired::RecommenderConfig,
+    domain::desired::{RecommenderConfig, attribute_key},
     telemetry::Metrics,
 };
 
@@ -393,7 +393,11 @@ fn published(
             recommendations_per_message: r.recommendations_per_message().unwrap_or(5),
             attributes: r
                 .attributes()
-                .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (attribute_key(k), v.clone()))
+                        .collect()
+                })
                 .unwrap_or_default(),
         },
     })

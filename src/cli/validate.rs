@@ -38,12 +38,19 @@ pub fn read_input(path: &str) -> Result<String, ReadError> {
     }
 }
 
-/// Every problem in every RecommenderModel in `text`; other kinds are skipped.
-pub fn check_documents(text: &str) -> Result<Vec<Finding>, ReadError> {
+/// One RecommenderModel document of a file: `NAMESPACE/NAME` and the object, or the problems
+/// that kept it from being read as one.
+pub struct Document {
+    pub object: String,
+    pub model: Result<RecommenderModel, Vec<FieldError>>,
+}
+
+/// Every RecommenderModel in `text`, in order; other kinds are skipped.
+pub fn read_models(text: &str) -> Result<Vec<Document>, ReadError> {
     let documents: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(text).map_err(|e| ReadError::Yaml(e.to_string()))?;
     let schema = model_schema();
-    let mut findings = Vec::new();
+    let mut models = Vec::new();
     for document in documents {
         let is_model = document.get("kind").and_then(|k| k.as_str()) == Some("RecommenderModel")
             && document
@@ -68,28 +75,33 @@ pub fn check_documents(text: &str) -> Result<Vec<Finding>, ReadError> {
         // serde would stop at the first and name only its parent.
         let mut missing = Vec::new();
         missing_required(&schema, &document, "", &mut missing);
-        if !missing.is_empty() {
-            findings.extend(missing.into_iter().map(|error| Finding {
-                object: object.clone(),
-                error,
-            }));
-            continue;
-        }
-        match serde_path_to_error::deserialize::<_, RecommenderModel>(document) {
-            Ok(model) => findings.extend(validate(&model.spec, &model.name_any()).into_iter().map(
-                |error| Finding {
-                    object: object.clone(),
-                    error,
-                },
-            )),
-            Err(e) => findings.push(Finding {
-                object,
-                error: FieldError {
+        let model = if missing.is_empty() {
+            serde_path_to_error::deserialize::<_, RecommenderModel>(document).map_err(|e| {
+                vec![FieldError {
                     field: e.path().to_string(),
                     message: e.inner().to_string(),
-                },
-            }),
-        }
+                }]
+            })
+        } else {
+            Err(missing)
+        };
+        models.push(Document { object, model });
+    }
+    Ok(models)
+}
+
+/// Every problem in every RecommenderModel in `text`; other kinds are skipped.
+pub fn check_documents(text: &str) -> Result<Vec<Finding>, ReadError> {
+    let mut findings = Vec::new();
+    for Document { object, model } in read_models(text)? {
+        let errors = match model {
+            Ok(model) => validate(&model.spec, &model.name_any()),
+            Err(errors) => errors,
+        };
+        findings.extend(errors.into_iter().map(|error| Finding {
+            object: object.clone(),
+            error,
+        }));
     }
     Ok(findings)
 }

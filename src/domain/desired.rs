@@ -33,6 +33,14 @@ pub struct RecommenderConfig {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// The key an attribute has in Pinpoint's `Attributes`: always with the `Recommendations.`
+/// prefix, as templates name it. Pinpoint takes a key with or without the prefix for the same
+/// attribute, so keys read back from Pinpoint are put in this form too: a configuration made
+/// without the prefix (in the console, or imported) is not rewritten for that alone.
+pub fn attribute_key(name: &str) -> String {
+    format!("{ATTRIBUTE_PREFIX}{}", bare_attribute_name(name))
+}
+
 /// The configuration for a spec that passed validation. `role_arn` is the role in use (the
 /// spec's, or one the operator manages).
 pub fn desired_configuration(
@@ -48,12 +56,7 @@ pub fn desired_configuration(
                 lambda
                     .attributes
                     .iter()
-                    .map(|a| {
-                        (
-                            format!("{ATTRIBUTE_PREFIX}{}", bare_attribute_name(&a.name)),
-                            a.display_name.clone(),
-                        )
-                    })
+                    .map(|a| (attribute_key(&a.name), a.display_name.clone()))
                     .collect(),
             ),
             (None, Some(model_value)) => (
@@ -81,42 +84,84 @@ pub fn desired_configuration(
     }
 }
 
-/// The names of the fields in which `actual` differs from `desired`, for events and logs.
-pub fn differences(desired: &RecommenderConfig, actual: &RecommenderConfig) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    let mut note = |differs: bool, name: &'static str| {
-        if differs {
-            fields.push(name);
+/// One field in which two configurations differ: its Pinpoint name and both values, as a person
+/// reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub field: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+/// Every field in which `actual` (what Pinpoint has) differs from `desired`, in Pinpoint's field
+/// order: for events, logs and `plan`.
+pub fn changes(desired: &RecommenderConfig, actual: &RecommenderConfig) -> Vec<Change> {
+    fn text(value: &str) -> String {
+        format!("{value:?}")
+    }
+    fn optional(value: &Option<String>) -> String {
+        value.as_deref().map_or_else(|| "(none)".to_owned(), text)
+    }
+    fn map(value: &BTreeMap<String, String>) -> String {
+        let entries: Vec<String> = value.iter().map(|(k, v)| format!("{k}: {v:?}")).collect();
+        format!("{{{}}}", entries.join(", "))
+    }
+    let mut found = Vec::new();
+    let mut note = |field: &'static str, old: String, new: String| {
+        if old != new {
+            found.push(Change { field, old, new });
         }
     };
-    note(desired.name != actual.name, "Name");
-    note(desired.description != actual.description, "Description");
+    note("Name", text(&actual.name), text(&desired.name));
     note(
-        desired.campaign_arn != actual.campaign_arn,
+        "Description",
+        optional(&actual.description),
+        optional(&desired.description),
+    );
+    note(
         "RecommendationProviderUri",
+        text(&actual.campaign_arn),
+        text(&desired.campaign_arn),
     );
     note(
-        desired.role_arn != actual.role_arn,
         "RecommendationProviderRoleArn",
+        text(&actual.role_arn),
+        text(&desired.role_arn),
     );
     note(
-        desired.id_type != actual.id_type,
         "RecommendationProviderIdType",
+        actual.id_type.clone(),
+        desired.id_type.clone(),
     );
     note(
-        desired.lambda != actual.lambda,
         "RecommendationTransformerUri",
+        optional(&actual.lambda),
+        optional(&desired.lambda),
     );
     note(
-        desired.display_name != actual.display_name,
         "RecommendationsDisplayName",
+        optional(&actual.display_name),
+        optional(&desired.display_name),
     );
     note(
-        desired.recommendations_per_message != actual.recommendations_per_message,
         "RecommendationsPerMessage",
+        actual.recommendations_per_message.to_string(),
+        desired.recommendations_per_message.to_string(),
     );
-    note(desired.attributes != actual.attributes, "Attributes");
-    fields
+    note(
+        "Attributes",
+        map(&actual.attributes),
+        map(&desired.attributes),
+    );
+    found
+}
+
+/// The names of the fields in which `actual` differs from `desired`.
+pub fn differences(desired: &RecommenderConfig, actual: &RecommenderConfig) -> Vec<&'static str> {
+    changes(desired, actual)
+        .into_iter()
+        .map(|c| c.field)
+        .collect()
 }
 
 #[cfg(test)]
@@ -200,5 +245,20 @@ mod tests {
             ["RecommendationsDisplayName", "RecommendationsPerMessage"]
         );
         assert!(differences(&a, &a).is_empty());
+        assert_eq!(
+            changes(&a, &b),
+            [
+                Change {
+                    field: "RecommendationsDisplayName",
+                    old: "\"Other\"".into(),
+                    new: "\"Top\"".into()
+                },
+                Change {
+                    field: "RecommendationsPerMessage",
+                    old: "5".into(),
+                    new: "2".into()
+                }
+            ]
+        );
     }
 }

@@ -3,6 +3,8 @@
 pub mod arn;
 pub mod conditions;
 pub mod desired;
+pub mod import;
+pub mod plan;
 pub mod policies;
 pub mod tenancy;
 pub mod validation;

@@ -1,0 +1,294 @@
+//! A configuration found in Pinpoint, written back as the `RecommenderModel` that publishes
+//! exactly it: the inverse of `desired::desired_configuration`, checked against it, so that an
+//! imported model costs no Pinpoint write when the operator first reconciles it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::api::ObjectMeta;
+
+use crate::{
+    api::{
+        ADOPT_CONFIGURATION_ID, Attribute, DeletionPolicy, Identifier, LambdaProcessing,
+        ModelValue, Processing, RecommenderModel, RecommenderModelSpec, RoleSource,
+    },
+    domain::{
+        arn::region_of,
+        desired::{ENDPOINT_ID, RecommenderConfig, USER_ID, changes, desired_configuration},
+        validation::{bare_attribute_name, validate},
+    },
+};
+
+/// A model written from a configuration, and every reason it cannot be applied as it is.
+#[derive(Debug)]
+pub struct Imported {
+    pub model: RecommenderModel,
+    /// Each names a field and what to change; empty when the model is ready to apply.
+    pub problems: Vec<String>,
+}
+
+/// A configuration as `import` found it.
+pub struct Found<'a> {
+    pub id: &'a str,
+    pub region: &'a str,
+    pub config: &'a RecommenderConfig,
+}
+
+/// The model that adopts `found` (its ID in the adoption annotation), named `object_name`.
+pub fn model_from_configuration(
+    found: &Found<'_>,
+    object_name: &str,
+    namespace: Option<&str>,
+    deletion_policy: DeletionPolicy,
+) -> Imported {
+    let config = found.config;
+    let mut problems = Vec::new();
+    let identifier = match config.id_type.as_str() {
+        USER_ID => Identifier::UserId,
+        ENDPOINT_ID => Identifier::EndpointId,
+        other => {
+            problems.push(format!(
+                "spec.identifier: Pinpoint holds RecommendationProviderIdType {other:?}, which has no spec value; choose EndpointId or UserId"
+            ));
+            Identifier::EndpointId
+        }
+    };
+    let processing = match &config.lambda {
+        Some(function) => Processing {
+            model_value: None,
+            lambda: Some(LambdaProcessing {
+                function: function.clone(),
+                attributes: config
+                    .attributes
+                    .iter()
+                    .map(|(key, display_name)| Attribute {
+                        name: bare_attribute_name(key).to_owned(),
+                        display_name: display_name.clone(),
+                    })
+                    .collect(),
+            }),
+        },
+        None => Processing {
+            model_value: Some(ModelValue {
+                display_name: config.display_name.clone().unwrap_or_default(),
+            }),
+            lambda: None,
+        },
+    };
+    let spec = RecommenderModelSpec {
+        // Always written: the object's name is a DNS name, the configuration's need not be.
+        name: Some(config.name.clone()),
+        description: config.description.clone(),
+        role: RoleSource {
+            arn: Some(config.role_arn.clone()),
+            create: None,
+        },
+        campaign_arn: config.campaign_arn.clone(),
+        identifier,
+        recommendations_per_message: config.recommendations_per_message,
+        processing,
+        deletion_policy,
+    };
+    problems.extend(
+        validate(&spec, object_name)
+            .into_iter()
+            .map(|e| format!("{}: {}", e.field, e.message)),
+    );
+    if let Some(campaign_region) = region_of(&config.campaign_arn)
+        && campaign_region != found.region
+    {
+        problems.push(format!(
+            "spec.campaignArn: the campaign is in {campaign_region} but the configuration in {}; the operator keeps a configuration in its campaign's Region",
+            found.region
+        ));
+    }
+    // The round trip, with the operator's own mapping: anything it would publish differently.
+    let published = desired_configuration(&spec, object_name, &config.role_arn);
+    problems.extend(changes(&published, config).into_iter().map(|c| {
+        format!(
+            "{}: applying this model would change it in Pinpoint from {} to {}",
+            c.field, c.old, c.new
+        )
+    }));
+    let model = RecommenderModel {
+        metadata: ObjectMeta {
+            name: Some(object_name.to_owned()),
+            namespace: namespace.map(str::to_owned),
+            annotations: Some(BTreeMap::from([(
+                ADOPT_CONFIGURATION_ID.to_owned(),
+                found.id.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        spec,
+        status: None,
+    };
+    Imported { model, problems }
+}
+
+/// A Kubernetes object name for a configuration name, not in `taken` (which it joins): lower
+/// case, every run of other characters a hyphen, at most 63 characters; the Region, then a
+/// number, is added when two configurations would get one name (the same name in two Regions).
+pub fn object_name_for(name: &str, region: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut base = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            base.push(c);
+        } else if !base.ends_with('-') {
+            base.push('-');
+        }
+    }
+    let base = fit(base.trim_matches('-'), 63);
+    let base = if base.is_empty() {
+        "model".to_owned()
+    } else {
+        base
+    };
+    let mut candidates = [base.clone(), fit(&format!("{base}-{region}"), 63)]
+        .into_iter()
+        .chain((2..).map(|n| fit(&format!("{base}-{region}-{n}"), 63)));
+    loop {
+        let Some(candidate) = candidates.next() else {
+            unreachable!("the candidates never end")
+        };
+        if taken.insert(candidate.clone()) {
+            return candidate;
+        }
+    }
+}
+
+/// `name` cut to `max` characters, never ending in a hyphen.
+fn fit(name: &str, max: usize) -> String {
+    name.chars()
+        .take(max)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::desired::attribute_key;
+
+    const CAMPAIGN: &str = "arn:aws:personalize:us-east-1:123456789012:campaign/movies";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/PinpointRecs";
+
+    fn model_value(name: &str) -> RecommenderConfig {
+        RecommenderConfig {
+            name: name.into(),
+            description: Some("Top picks".into()),
+            campaign_arn: CAMPAIGN.into(),
+            role_arn: ROLE.into(),
+            id_type: USER_ID.into(),
+            lambda: None,
+            display_name: Some("Top picks".into()),
+            recommendations_per_message: 1,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    fn import(config: &RecommenderConfig) -> Imported {
+        let found = Found {
+            id: "abc123",
+            region: "us-east-1",
+            config,
+        };
+        model_from_configuration(&found, "x", Some("team"), DeletionPolicy::Retain)
+    }
+
+    #[test]
+    fn a_model_value_configuration_round_trips() {
+        let config = model_value("Movie_Recs");
+        let imported = import(&config);
+        assert!(imported.problems.is_empty(), "{:?}", imported.problems);
+        let model = &imported.model;
+        assert_eq!(model.spec.name.as_deref(), Some("Movie_Recs"));
+        assert_eq!(model.spec.deletion_policy, DeletionPolicy::Retain);
+        assert_eq!(
+            model
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ADOPT_CONFIGURATION_ID)),
+            Some(&"abc123".to_owned())
+        );
+        assert_eq!(desired_configuration(&model.spec, "x", ROLE), config);
+    }
+
+    #[test]
+    fn lambda_attributes_lose_the_prefix_and_round_trip() {
+        let mut config = model_value("enriched");
+        config.lambda = Some("enrich".into());
+        config.display_name = None;
+        config.recommendations_per_message = 5;
+        config.attributes = (0..10)
+            .map(|i| (attribute_key(&format!("A{i}")), format!("Attribute {i}")))
+            .collect();
+        let imported = import(&config);
+        assert!(imported.problems.is_empty(), "{:?}", imported.problems);
+        let lambda = imported
+            .model
+            .spec
+            .processing
+            .lambda
+            .as_ref()
+            .expect("lambda");
+        assert_eq!(lambda.attributes.len(), 10);
+        assert_eq!(lambda.attributes[0].name, "A0");
+        assert_eq!(
+            desired_configuration(&imported.model.spec, "x", ROLE),
+            config
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_space_is_written_with_the_rule_it_breaks() {
+        let imported = import(&model_value("Movie recs"));
+        assert!(
+            imported
+                .problems
+                .iter()
+                .any(|p| p.starts_with("spec.name:")),
+            "{:?}",
+            imported.problems
+        );
+    }
+
+    #[test]
+    fn what_the_operator_would_publish_differently_is_a_problem() {
+        let mut config = model_value("both");
+        config.lambda = Some("enrich".into());
+        config.attributes = BTreeMap::from([(attribute_key("A"), "A".into())]);
+        // A display name beside a Lambda: the operator does not send one.
+        let imported = import(&config);
+        assert!(
+            imported
+                .problems
+                .iter()
+                .any(|p| p.starts_with("RecommendationsDisplayName:")),
+            "{:?}",
+            imported.problems
+        );
+    }
+
+    #[test]
+    fn object_names_are_dns_names_and_unique() {
+        let mut taken = BTreeSet::new();
+        assert_eq!(
+            object_name_for("Movie_Recs", "us-east-1", &mut taken),
+            "movie-recs"
+        );
+        assert_eq!(
+            object_name_for("movie-recs", "eu-west-1", &mut taken),
+            "movie-recs-eu-west-1"
+        );
+        assert_eq!(
+            object_name_for("Movie  Recs", "eu-west-1", &mut taken),
+            "movie-recs-eu-west-1-2"
+        );
+        assert_eq!(object_name_for("__", "us-east-1", &mut taken), "model");
+        let long = object_name_for(&"a".repeat(128), "us-east-1", &mut taken);
+        assert_eq!(long.len(), 63);
+    }
+}
