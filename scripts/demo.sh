@@ -92,7 +92,7 @@ up() {
   down
   mkdir -p "$DEMO_DIR"
   say "building the pinned Kubernetes tools (cached after the first run)"
-  BIN=$(bash scripts/tools.sh | tail -n 1)
+  BIN=$(bash scripts/tools.sh build etcd kube-apiserver kubectl helm | tail -n 1)
   say "building the operator and the emulator"
   cargo build --workspace --bins --quiet
   local target; target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')

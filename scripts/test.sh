@@ -34,7 +34,7 @@ cargo build --workspace --bins --locked
 step "cargo test"
 cargo test --workspace --locked
 
-step "Helm chart, kustomize base, Argo CD health check (Lua 5.1)"
+step "Helm chart, kustomize base, Argo CD health check files"
 "$venv/bin/pytest" -q deploy
 
 step "Dockerfile lint"

@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes tools the tests and the demo need (etcd, kube-apiserver, kubectl,
-# helm, and kstatus: Flux's status library run on objects, from scripts/kstatus) from the Go
-# module proxy into a cache outside the repository.
+# helm; kstatus: Flux's status library run on objects, from scripts/kstatus; argo-health: Argo
+# CD's own Lua health-check code, from scripts/argo-health) from the Go module proxy into a cache
+# outside the repository.
 #
-#   bash scripts/tools.sh           build what is missing, check versions, print the bin directory
-#   bash scripts/tools.sh check     check that every built binary reports its pinned version
-#   bash scripts/tools.sh bin-dir   print the bin directory without building anything
+#   bash scripts/tools.sh [build [TOOL...]]  build what is missing (default: every tool), check
+#                                            versions, print the bin directory
+#   bash scripts/tools.sh check              check that every built binary reports its pinned version
+#   bash scripts/tools.sh bin-dir            print the bin directory without building anything
 #
 # The build directory is named by a hash of this script, the pinned versions, the Go version and
-# the source of the programs of our own it builds (scripts/kstatus),
+# the source of the programs of our own it builds (scripts/kstatus, scripts/argo-health),
 # so any change to how a tool is built starts from empty on every machine, CI's included: a warm
 # cache can never hide a broken build step again.
 #
 # Why these versions: Kubernetes 1.37 is the newest release the module proxy serves that builds
 # with the Go on our machines; etcd 3.6 is the line kubeadm pairs with Kubernetes 1.34+; helm 3.22
 # is the newest v3 (v4 changes flags that users' scripts rely on); cli-utils v0.37.2 holds the
-# kstatus that Flux 2.7 computes health with.
+# kstatus that Flux 2.7 computes health with; argo-cd v3.6.1 is the newest Argo CD, and needs
+# Go 1.27, which the go command fetches from the module proxy for that one build (GOTOOLCHAIN).
 set -euo pipefail
 
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 KSTATUS_VERSION=${KSTATUS_VERSION:-v0.37.2}
-KSTATUS_SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kstatus/main.go
+ARGO_CD_VERSION=${ARGO_CD_VERSION:-v3.6.1}
+ARGO_GO=go1.27.3
+SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KSTATUS_SOURCE=$SCRIPTS/kstatus/main.go
+# A module of our own with a go.mod (argo-cd's replace directives copied in: without them its
+# k8s.io requirements at v0.0.0 cannot be fetched) and a go.sum, so the build is reproducible.
+ARGO_HEALTH_SOURCE=$SCRIPTS/argo-health
 
 say() { echo "tools: $*" >&2; }
 die() { echo "tools: error: $*" >&2; exit 1; }
@@ -30,7 +39,8 @@ die() { echo "tools: error: $*" >&2; exit 1; }
 command -v go >/dev/null || die "Go is not installed; install Go 1.26 or newer (apt-get install golang, or https://go.dev/dl) and run again"
 
 ROOT=${RECOMMENDER_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recommender-operator/tools}
-KEY=$( { cat "${BASH_SOURCE[0]}" "$KSTATUS_SOURCE"; echo "$KUBE_VERSION $ETCD_VERSION $HELM_VERSION $KSTATUS_VERSION"; go env GOVERSION; } |
+KEY=$( { cat "${BASH_SOURCE[0]}" "$KSTATUS_SOURCE" "$ARGO_HEALTH_SOURCE"/{main.go,go.mod,go.sum}
+  echo "$KUBE_VERSION $ETCD_VERSION $HELM_VERSION $KSTATUS_VERSION $ARGO_CD_VERSION $ARGO_GO"; go env GOVERSION; } |
   sha256sum | cut -c1-16)
 CACHE=$ROOT/$KEY
 BIN=$CACHE/bin
@@ -44,18 +54,22 @@ expected_version() {
     kubectl) echo "Client Version: $KUBE_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
     kstatus) echo "cli-utils $KSTATUS_VERSION" ;;
+    argo-health) echo "argo-cd $ARGO_CD_VERSION" ;;
   esac
 }
+# Whole output read (sed, not head), so a tool that prints more lines never dies of SIGPIPE.
 reported_version() {
   case $1 in
-    etcd) "$BIN/etcd" --version | head -n 1 ;;
+    etcd) "$BIN/etcd" --version | sed -n 1p ;;
     kube-apiserver) "$BIN/kube-apiserver" --version ;;
-    kubectl) "$BIN/kubectl" version --client | head -n 1 ;;
+    kubectl) "$BIN/kubectl" version --client | sed -n 1p ;;
     helm) "$BIN/helm" version --template '{{.Version}}' ;;
     kstatus) "$BIN/kstatus" --version ;;
+    argo-health) "$BIN/argo-health" --version ;;
   esac
 }
-TOOLS=(etcd helm kube-apiserver kubectl kstatus)
+ALL_TOOLS=(etcd helm kube-apiserver kubectl kstatus argo-health)
+TOOLS=("${ALL_TOOLS[@]}")
 
 # check_one NAME: fails clearly unless $BIN/NAME exists and reports the pinned version.
 check_one() {
@@ -78,12 +92,19 @@ check_all() {
 case "${1:-build}" in
   bin-dir) echo "$BIN"; exit 0 ;;
   check) check_all; echo "$BIN"; exit 0 ;;
-  build) ;;
-  *) die "usage: bash scripts/tools.sh [build|check|bin-dir]" ;;
+  build)
+    if (($# > 1)); then
+      TOOLS=("${@:2}")
+      for name in "${TOOLS[@]}"; do
+        [[ " ${ALL_TOOLS[*]} " == *" $name "* ]] || die "unknown tool '$name'; the tools are: ${ALL_TOOLS[*]}"
+      done
+    fi
+    ;;
+  *) die "usage: bash scripts/tools.sh [build [TOOL...]|check|bin-dir]" ;;
 esac
 
 mkdir -p "$BIN" "$LOGS"
-if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kubectl" ]]; then
+if [[ " ${TOOLS[*]} " == *" kube"* && ( ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kubectl" ) ]]; then
   # The Kubernetes build needs about 4 GB of module cache and build cache.
   avail_kb=$(df -Pk "$CACHE" | awk 'NR==2 {print $4}')
   [[ ${avail_kb:-0} -gt 4000000 ]] || die "less than 4 GB free under $CACHE (and Go's caches); free some disk or set RECOMMENDER_TOOLS_CACHE"
@@ -144,6 +165,15 @@ build_kstatus() {
     go mod tidy && go build -trimpath -ldflags=-s -o "$out" .)
 }
 
+# Checked in with its go.sum; built with the Go that argo-cd needs, fetched by the go command
+# from the module proxy for this build only.
+build_argo_health() {
+  local dir=$CACHE/src/argo-health
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp "$ARGO_HEALTH_SOURCE"/{main.go,go.mod,go.sum} "$dir/"
+  (cd "$dir" && GOTOOLCHAIN=$ARGO_GO go build -trimpath -ldflags=-s -o "$out" .)
+}
+
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths, so
 # its wrapper module also pins each one to the matching v0.X.Y release.
 kube_module_dir() {
@@ -185,10 +215,8 @@ build_kube() {
 build_kube_apiserver() { build_kube kube-apiserver; }
 build_kubectl() { build_kube kubectl; }
 
-build etcd build_etcd
-build helm build_helm
-build kube-apiserver build_kube_apiserver
-build kubectl build_kubectl
-build kstatus build_kstatus
+for name in "${TOOLS[@]}"; do
+  build "$name" "build_${name//-/_}"
+done
 check_all quiet
 echo "$BIN"
