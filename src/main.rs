@@ -7,6 +7,7 @@ use recommender_operator::{
     aws::{
         self,
         account::SdkAccount,
+        listing::ListedReads,
         pinpoint::{Metered, RateLimited, SdkPinpoint},
     },
     cli::{
@@ -162,13 +163,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let aws_config = aws::load_config().await;
     let pinpoint_url = args.aws.pinpoint_url();
-    let pinpoint = RateLimited::new(
-        Metered::new(
-            SdkPinpoint::new(aws_config.clone(), pinpoint_url).count_attempts(metrics.clone()),
-            metrics.clone(),
+    // Reads by listing: a snapshot serves for half a resync period, so drift is seen within
+    // one and a half.
+    let pinpoint = ListedReads::new(
+        RateLimited::new(
+            Metered::new(
+                SdkPinpoint::new(aws_config.clone(), pinpoint_url).count_attempts(metrics.clone()),
+                metrics.clone(),
+            ),
+            args.pinpoint_rate,
+            args.pinpoint_burst,
         ),
-        args.pinpoint_rate,
-        args.pinpoint_burst,
+        args.resync / 2,
     );
     let account = AccountServices::new(
         Box::new(SdkAccount::new(

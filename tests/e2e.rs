@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    cluster::{Process, control_plane, text, wait_until},
+    cluster::{Process, control_plane, text},
     env::TestEnv,
     table::cases,
 };
@@ -267,16 +267,11 @@ fn a_restarted_operator_makes_no_writes() {
     env.wait_condition("second", "Ready", 120);
     let before: Vec<Value> = ["first", "second"].iter().map(|n| env.model(n)).collect();
     let gets = env.calls("GetRecommenderConfiguration");
+    let lists = env.calls("GetRecommenderConfigurations");
     let creates = env.calls("CreateRecommenderConfiguration");
 
     env.start_operator();
-    // Wait until the new process has re-read both configurations from Pinpoint.
-    wait_until(
-        Duration::from_secs(120),
-        "both models are re-verified",
-        || env.calls("GetRecommenderConfiguration") >= gets + 2,
-    );
-    // And until both reconciles have finished (a status write would come before this line).
+    // Wait until both reconciles have finished (a status write would come before this line).
     for name in ["first", "second"] {
         let needle = format!(
             "reconciled object=RecommenderModel.v1alpha1.pinpoint.recommenders.dev/{name}.{}",
@@ -285,6 +280,9 @@ fn a_restarted_operator_makes_no_writes() {
         env.operator()
             .wait_for_log(&needle, Duration::from_secs(60));
     }
+    // Both were re-read from Pinpoint with one list of their Region, not a read each.
+    assert_eq!(env.calls("GetRecommenderConfiguration"), gets);
+    assert_eq!(env.calls("GetRecommenderConfigurations"), lists + 1);
     let after: Vec<Value> = ["first", "second"].iter().map(|n| env.model(n)).collect();
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(
@@ -500,7 +498,6 @@ fn a_lost_create_response_is_adopted() {
 
 #[test]
 fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
-    use recommender_operator::aws::pinpoint::{Pinpoint, SdkPinpoint};
     let env = TestEnv::without_operator("drift");
     let mut operator = env.spawn_operator(&["--resync=2s"]);
     operator.wait_for_log("controller started", Duration::from_secs(60));
@@ -512,29 +509,14 @@ fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
         .expect("id");
 
     // Someone edits the configuration in the console, then deletes it.
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let console = SdkPinpoint::new(
-        support::emulator::sdk_config(1),
-        Some(env.emulator_url.clone()),
-    );
-    let mut edited = runtime
-        .block_on(console.get("us-east-1", &id))
-        .expect("get")
-        .expect("exists")
-        .config;
-    edited.display_name = Some("Edited by hand".into());
-    runtime
-        .block_on(console.update("us-east-1", &id, &edited))
-        .expect("out-of-band edit");
+    env.edit_outside(&id, |c| c.display_name = Some("Edited by hand".into()));
     env.wait_reason("movie-recs", "Published", "DriftCorrected", 60);
     assert_eq!(
         env.configurations()[0]["configuration"]["RecommendationsDisplayName"],
         "Top movies"
     );
 
-    runtime
-        .block_on(console.delete("us-east-1", &id))
-        .expect("out-of-band delete");
+    env.delete_outside(&id);
     env.wait_reason("movie-recs", "Published", "Recreated", 60);
     let stored = env.configurations();
     assert_eq!(stored.len(), 1);

@@ -222,11 +222,19 @@ fn import_then_apply_adopts_every_configuration_without_a_write_and_plan_agrees(
     // An edited copy: exactly the edited fields, old -> new, and exit code 2.
     let edited_dir = dir.join("edited");
     std::fs::create_dir_all(&edited_dir).expect("a directory");
-    let (name, id) = names
+    let source = importable
         .iter()
-        .find(|(n, _)| n == "movie-recs")
-        .expect("movie_recs in us-east-1 is movie-recs");
-    let mut edited = yaml_file(&dir.join(format!("{name}.yaml")));
+        .find(|path| {
+            let object = yaml_file(path);
+            object["spec"]["name"] == "movie_recs"
+                && object["spec"]["campaignArn"] == campaign("us-east-1").as_str()
+        })
+        .expect("movie_recs in us-east-1 was imported");
+    let mut edited = yaml_file(source);
+    let id = edited["metadata"]["annotations"]["pinpoint.recommenders.dev/configuration-id"]
+        .as_str()
+        .expect("the adoption annotation")
+        .to_owned();
     edited["spec"]["recommendationsPerMessage"] = 2.into();
     edited["spec"]["description"] = "Edited picks".into();
     let edited_path = edited_dir.join("movie-recs.yaml");

@@ -170,3 +170,54 @@ fn the_101st_configuration_waits_for_a_free_slot() {
     env.wait_condition(&waiting, "Ready", 300);
     assert_eq!(env.configurations().len(), 100);
 }
+
+#[test]
+fn a_resync_reads_each_region_by_listing_and_still_finds_drift_and_deletion() {
+    const N: usize = 30;
+    const GET: &str = "GetRecommenderConfiguration";
+    const LIST: &str = "GetRecommenderConfigurations";
+    let resync = Duration::from_secs(4);
+    let env = TestEnv::without_operator("resync-list");
+    let mut operator = env.spawn_operator(&[&format!("--resync={}s", resync.as_secs())]);
+    operator.wait_for_log("controller started", Duration::from_secs(60));
+    apply_all(&env, &models(N, "r"));
+    wait_all_ready(&env, "300s");
+
+    // Every model resyncs twice more; its reads come from lists of the Region, not one each.
+    let (gets, lists) = (env.calls(GET), env.calls(LIST));
+    let reconciled = |log: String| log.matches("reconciled object=").count();
+    let before = reconciled(operator.output());
+    let start = Instant::now();
+    wait_until(
+        Duration::from_secs(180),
+        "every model resynced twice",
+        || reconciled(operator.output()) >= before + 2 * N,
+    );
+    let periods = (start.elapsed().as_secs_f64() / resync.as_secs_f64()).ceil();
+    let (new_gets, new_lists) = (env.calls(GET) - gets, env.calls(LIST) - lists);
+    eprintln!(
+        "{N} models over {periods} resync periods: {new_lists} lists, {new_gets} single reads"
+    );
+    assert_eq!(new_gets, 0, "no per-model read at resync");
+    assert!(new_lists >= 1, "the resync did read Pinpoint");
+    assert!(
+        new_lists as f64 <= 2.0 * periods + 1.0,
+        "at most two lists per resync period: {new_lists} in {periods}"
+    );
+
+    // A change and a deletion made outside the operator are still found and put back.
+    let id_of = |name: &str| {
+        env.model(name)["status"]["configurationId"]
+            .as_str()
+            .map(str::to_owned)
+            .expect("an ID")
+    };
+    let (edited_id, deleted_id) = (id_of("r-001"), id_of("r-002"));
+    env.edit_outside(&edited_id, |c| {
+        c.display_name = Some("Edited by hand".into())
+    });
+    env.delete_outside(&deleted_id);
+    env.wait_reason("r-001", "Published", "DriftCorrected", 60);
+    env.wait_reason("r-002", "Published", "Recreated", 60);
+    assert_eq!(env.configurations().len(), N);
+}

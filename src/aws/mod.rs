@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod clients;
+pub mod listing;
 pub mod pinpoint;
 
 use std::time::Duration;

@@ -3,11 +3,16 @@
 
 use std::{path::Path, process::Output, time::Duration};
 
+use recommender_operator::{
+    aws::pinpoint::{Pinpoint, SdkPinpoint},
+    domain::desired::RecommenderConfig,
+};
 use serde_json::{Value, json};
 
 use super::{
     admin::{EmulatorAdmin, start_emulator_process},
     cluster::{ControlPlane, Process, control_plane, text},
+    emulator::sdk_config,
 };
 
 /// One test's world: its namespace, its emulator and its operator (watching only that
@@ -274,6 +279,42 @@ impl TestEnv {
     pub fn roles(&self) -> Vec<Value> {
         self.admin.roles()
     }
+
+    /// Someone edits configuration `id` (in us-east-1) in the console, through the SDK.
+    pub fn edit_outside(&self, id: &str, edit: impl FnOnce(&mut RecommenderConfig)) {
+        let console = self.console();
+        block_on(async {
+            let mut config = console
+                .get("us-east-1", id)
+                .await
+                .expect("get")
+                .expect("the configuration exists")
+                .config;
+            edit(&mut config);
+            console
+                .update("us-east-1", id, &config)
+                .await
+                .expect("out-of-band edit");
+        });
+    }
+
+    /// Someone deletes configuration `id` (in us-east-1) in the console, through the SDK.
+    pub fn delete_outside(&self, id: &str) {
+        let console = self.console();
+        block_on(console.delete("us-east-1", id)).expect("out-of-band delete");
+    }
+
+    fn console(&self) -> SdkPinpoint {
+        SdkPinpoint::new(sdk_config(1), Some(self.emulator_url.clone()))
+    }
+}
+
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(work)
 }
 
 impl Drop for TestEnv {

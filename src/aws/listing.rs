@@ -1,0 +1,250 @@
+//! Reads by listing: one paged `GetRecommenderConfigurations` per Region answers every model's
+//! read there for a while, instead of one `GetRecommenderConfiguration` per model. At resync and
+//! after a restart that turns N reads into about N/100 (an account holds at most 100
+//! configurations per Region, so one page often holds them all), and leaves Pinpoint's per-account
+//! rate for real changes.
+//!
+//! What stays exact:
+//! - The operator's own writes go through to the snapshot, so its next read sees them.
+//! - A configuration the snapshot lacks (made since, or gone) is asked for alone.
+//! - A snapshot serves reads for `max_age` (half the resync period), so a change made outside the
+//!   operator is seen within one and a half resync periods; Update is a full replace, so a read
+//!   that is stale by then costs nothing but that delay.
+//! - `list` itself is always fresh: finding an unrecorded Create must not miss it.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    aws::{
+        AwsError, AwsErrorKind,
+        pinpoint::{Pinpoint, Published},
+    },
+    domain::desired::RecommenderConfig,
+    lock::lock,
+};
+
+/// One Region's configurations as of `taken`.
+struct Snapshot {
+    taken: Instant,
+    by_id: HashMap<String, Published>,
+}
+
+/// A Region's snapshot; the async lock makes concurrent reads wait for one list, not send many.
+type Slot = Arc<tokio::sync::Mutex<Option<Snapshot>>>;
+
+/// `Pinpoint` whose `get` is served from a per-Region list.
+pub struct ListedReads<P> {
+    inner: P,
+    max_age: Duration,
+    regions: Mutex<HashMap<String, Slot>>,
+}
+
+impl<P: Pinpoint> ListedReads<P> {
+    pub fn new(inner: P, max_age: Duration) -> Self {
+        Self {
+            inner,
+            max_age,
+            regions: Mutex::default(),
+        }
+    }
+
+    fn slot(&self, region: &str) -> Slot {
+        lock(&self.regions)
+            .entry(region.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Records what a call just learned of one configuration (`None`: it is gone).
+    async fn learned(&self, region: &str, id: &str, published: Option<&Published>) {
+        let slot = self.slot(region);
+        let mut snapshot = slot.lock().await;
+        if let Some(snapshot) = snapshot.as_mut() {
+            match published {
+                Some(p) => snapshot.by_id.insert(id.to_owned(), p.clone()),
+                None => snapshot.by_id.remove(id),
+            };
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: Pinpoint> Pinpoint for ListedReads<P> {
+    async fn create(
+        &self,
+        region: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, AwsError> {
+        let published = self.inner.create(region, config).await?;
+        self.learned(region, &published.id, Some(&published)).await;
+        Ok(published)
+    }
+
+    async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError> {
+        let slot = self.slot(region);
+        {
+            let mut snapshot = slot.lock().await;
+            if snapshot
+                .as_ref()
+                .is_none_or(|s| s.taken.elapsed() >= self.max_age)
+            {
+                let taken = Instant::now();
+                let all = self.inner.list(region).await?;
+                *snapshot = Some(Snapshot {
+                    taken,
+                    by_id: all.into_iter().map(|p| (p.id.clone(), p)).collect(),
+                });
+            }
+            if let Some(found) = snapshot.as_ref().and_then(|s| s.by_id.get(id)) {
+                return Ok(Some(found.clone()));
+            }
+        }
+        let found = self.inner.get(region, id).await?;
+        if found.is_some() {
+            self.learned(region, id, found.as_ref()).await;
+        }
+        Ok(found)
+    }
+
+    async fn update(
+        &self,
+        region: &str,
+        id: &str,
+        config: &RecommenderConfig,
+    ) -> Result<Published, AwsError> {
+        match self.inner.update(region, id, config).await {
+            Ok(published) => {
+                self.learned(region, id, Some(&published)).await;
+                Ok(published)
+            }
+            Err(e) => {
+                if e.kind == AwsErrorKind::NotFound {
+                    self.learned(region, id, None).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn delete(&self, region: &str, id: &str) -> Result<bool, AwsError> {
+        let deleted = self.inner.delete(region, id).await?;
+        self.learned(region, id, None).await;
+        Ok(deleted)
+    }
+
+    async fn list(&self, region: &str) -> Result<Vec<Published>, AwsError> {
+        let slot = self.slot(region);
+        let mut snapshot = slot.lock().await;
+        let taken = Instant::now();
+        let all = self.inner.list(region).await?;
+        *snapshot = Some(Snapshot {
+            taken,
+            by_id: all.iter().map(|p| (p.id.clone(), p.clone())).collect(),
+        });
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// Pinpoint in memory, counting reads.
+    #[derive(Default)]
+    struct Fake {
+        stored: Mutex<HashMap<String, Published>>,
+        gets: AtomicU32,
+        lists: AtomicU32,
+    }
+
+    fn published(id: &str, per_message: i32) -> Published {
+        Published {
+            id: id.into(),
+            config: RecommenderConfig {
+                name: id.into(),
+                recommendations_per_message: per_message,
+                ..RecommenderConfig::default()
+            },
+            creation_date: String::new(),
+            last_modified_date: String::new(),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Pinpoint for Arc<Fake> {
+        async fn create(&self, _: &str, c: &RecommenderConfig) -> Result<Published, AwsError> {
+            let p = published(&c.name, c.recommendations_per_message);
+            lock(&self.stored).insert(p.id.clone(), p.clone());
+            Ok(p)
+        }
+        async fn get(&self, _: &str, id: &str) -> Result<Option<Published>, AwsError> {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            Ok(lock(&self.stored).get(id).cloned())
+        }
+        async fn update(
+            &self,
+            _: &str,
+            id: &str,
+            c: &RecommenderConfig,
+        ) -> Result<Published, AwsError> {
+            let p = published(id, c.recommendations_per_message);
+            lock(&self.stored).insert(id.into(), p.clone());
+            Ok(p)
+        }
+        async fn delete(&self, _: &str, id: &str) -> Result<bool, AwsError> {
+            Ok(lock(&self.stored).remove(id).is_some())
+        }
+        async fn list(&self, _: &str) -> Result<Vec<Published>, AwsError> {
+            self.lists.fetch_add(1, Ordering::SeqCst);
+            Ok(lock(&self.stored).values().cloned().collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn many_reads_cost_one_list_and_own_writes_are_seen() {
+        let fake = Arc::new(Fake::default());
+        for i in 0..50 {
+            lock(&fake.stored).insert(format!("c{i}"), published(&format!("c{i}"), 5));
+        }
+        let listed = ListedReads::new(fake.clone(), Duration::from_secs(60));
+        for i in 0..50 {
+            let found = listed.get("us-east-1", &format!("c{i}")).await;
+            assert!(matches!(found, Ok(Some(_))));
+        }
+        assert_eq!(fake.lists.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.gets.load(Ordering::SeqCst), 0);
+
+        let mut config = published("c1", 2).config;
+        config.name = "c1".into();
+        listed
+            .update("us-east-1", "c1", &config)
+            .await
+            .expect("update");
+        let read = listed.get("us-east-1", "c1").await.expect("read");
+        assert_eq!(read.map(|p| p.config.recommendations_per_message), Some(2));
+        listed.delete("us-east-1", "c2").await.expect("delete");
+        // Not in the snapshot: asked for alone, and really gone.
+        assert!(matches!(listed.get("us-east-1", "c2").await, Ok(None)));
+        assert_eq!(fake.gets.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.lists.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_old_snapshot_is_listed_again_and_sees_outside_changes() {
+        let fake = Arc::new(Fake::default());
+        lock(&fake.stored).insert("c".into(), published("c", 5));
+        let listed = ListedReads::new(fake.clone(), Duration::ZERO);
+        assert!(listed.get("us-east-1", "c").await.is_ok());
+        // Changed outside the operator.
+        lock(&fake.stored).insert("c".into(), published("c", 1));
+        let read = listed.get("us-east-1", "c").await.expect("read");
+        assert_eq!(read.map(|p| p.config.recommendations_per_message), Some(1));
+        assert_eq!(fake.lists.load(Ordering::SeqCst), 2);
+    }
+}
