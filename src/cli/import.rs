@@ -62,81 +62,92 @@ pub async fn import(args: &ImportArgs, pinpoint: &dyn Pinpoint) -> ExitCode {
         return ExitCode::from(2);
     }
     let mut failed = false;
+    let mut imports = Vec::new();
+    for region in &regions {
+        match pinpoint.list(region).await {
+            Ok(found) => {
+                eprintln!("import: {region}: {} configurations", found.len());
+                imports.extend(found.into_iter().map(|published| {
+                    let imported = model_from_configuration(
+                        &Found {
+                            id: &published.id,
+                            region,
+                            config: &published.config,
+                        },
+                        args.namespace.as_deref(),
+                        args.deletion_policy,
+                    );
+                    (region.as_str(), published, imported)
+                }));
+            }
+            Err(e) => {
+                eprintln!("import: {region}: cannot list recommender configurations: {e}");
+                failed = true;
+            }
+        }
+    }
+    // Models ready to apply get the plain names; those to fix, and a second Region, a suffix.
+    imports.sort_by(|(_, a, ia), (_, b, ib)| {
+        (!ia.problems.is_empty(), &a.config.name, &a.id).cmp(&(
+            !ib.problems.is_empty(),
+            &b.config.name,
+            &b.id,
+        ))
+    });
     let mut written = 0;
     let mut to_fix = 0;
     let mut documents = Vec::new();
     let mut taken = BTreeSet::new();
-    for region in &regions {
-        let mut found = match pinpoint.list(region).await {
-            Ok(found) => found,
+    for (region, published, mut imported) in imports {
+        let object_name = object_name_for(&published.config.name, region, &mut taken);
+        imported.model.metadata.name = Some(object_name.clone());
+        let document = match render(&imported, &published, region) {
+            Ok(document) => document,
             Err(e) => {
-                eprintln!("import: {region}: cannot list recommender configurations: {e}");
+                eprintln!(
+                    "import: configuration {} ({}) in {region}: cannot write it as YAML: {e}",
+                    published.id, published.config.name
+                );
                 failed = true;
                 continue;
             }
         };
-        eprintln!("import: {region}: {} configurations", found.len());
-        found.sort_by(|a, b| (&a.config.name, &a.id).cmp(&(&b.config.name, &b.id)));
-        for published in &found {
-            let object_name = object_name_for(&published.config.name, region, &mut taken);
-            let imported = model_from_configuration(
-                &Found {
-                    id: &published.id,
-                    region,
-                    config: &published.config,
-                },
-                &object_name,
-                args.namespace.as_deref(),
-                args.deletion_policy,
+        if !imported.problems.is_empty() {
+            to_fix += 1;
+            eprintln!(
+                "import: configuration {} ({}) in {region}: {} problem(s) to fix before applying {object_name}",
+                published.id,
+                published.config.name,
+                imported.problems.len()
             );
-            let document = match render(&imported, published, region) {
-                Ok(document) => document,
-                Err(e) => {
+        }
+        match &args.output_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{object_name}.yaml"));
+                if path.exists() && !args.overwrite {
                     eprintln!(
-                        "import: configuration {} ({}) in {region}: cannot write it as YAML: {e}",
-                        published.id, published.config.name
+                        "import: configuration {} ({}): {} exists; not replaced (--overwrite replaces it)",
+                        published.id,
+                        published.config.name,
+                        path.display()
                     );
                     failed = true;
                     continue;
                 }
-            };
-            if !imported.problems.is_empty() {
-                to_fix += 1;
-                eprintln!(
-                    "import: configuration {} ({}) in {region}: {} problem(s) to fix before applying {object_name}",
-                    published.id,
-                    published.config.name,
-                    imported.problems.len()
-                );
-            }
-            match &args.output_dir {
-                Some(dir) => {
-                    let path = dir.join(format!("{object_name}.yaml"));
-                    if path.exists() && !args.overwrite {
-                        eprintln!(
-                            "import: configuration {} ({}): {} exists; not replaced (--overwrite replaces it)",
-                            published.id,
-                            published.config.name,
-                            path.display()
-                        );
-                        failed = true;
-                        continue;
-                    }
-                    if let Err(e) = std::fs::write(&path, document) {
-                        eprintln!(
-                            "import: configuration {} ({}): cannot write {}: {e}",
-                            published.id,
-                            published.config.name,
-                            path.display()
-                        );
-                        failed = true;
-                        continue;
-                    }
+                if let Err(e) = std::fs::write(&path, document) {
+                    eprintln!(
+                        "import: configuration {} ({}): cannot write {}: {e}",
+                        published.id,
+                        published.config.name,
+                        path.display()
+                    );
+                    failed = true;
+                    continue;
                 }
-                None => documents.push(document),
             }
-            written += 1;
+            None => documents.push(document),
         }
+        written += 1;
     }
     if args.output_dir.is_none() {
         print!("{}", documents.join("---\n"));

@@ -33,13 +33,16 @@ pub struct Found<'a> {
     pub config: &'a RecommenderConfig,
 }
 
-/// The model that adopts `found` (its ID in the adoption annotation), named `object_name`.
+/// The model that adopts `found` (its ID in the adoption annotation), without an object name:
+/// `spec.name` carries the configuration's, so the problems do not depend on it, and the caller
+/// names the objects once it knows which are ready (see `object_name_for`).
 pub fn model_from_configuration(
     found: &Found<'_>,
-    object_name: &str,
     namespace: Option<&str>,
     deletion_policy: DeletionPolicy,
 ) -> Imported {
+    // Not used while spec.name is set, as it always is here.
+    let object_name = "";
     let config = found.config;
     let mut problems = Vec::new();
     let identifier = match config.id_type.as_str() {
@@ -111,7 +114,6 @@ pub fn model_from_configuration(
     }));
     let model = RecommenderModel {
         metadata: ObjectMeta {
-            name: Some(object_name.to_owned()),
             namespace: namespace.map(str::to_owned),
             annotations: Some(BTreeMap::from([(
                 ADOPT_CONFIGURATION_ID.to_owned(),
@@ -194,7 +196,7 @@ mod tests {
             region: "us-east-1",
             config,
         };
-        model_from_configuration(&found, "x", Some("team"), DeletionPolicy::Retain)
+        model_from_configuration(&found, Some("team"), DeletionPolicy::Retain)
     }
 
     #[test]
@@ -213,7 +215,7 @@ mod tests {
                 .and_then(|a| a.get(ADOPT_CONFIGURATION_ID)),
             Some(&"abc123".to_owned())
         );
-        assert_eq!(desired_configuration(&model.spec, "x", ROLE), config);
+        assert_eq!(desired_configuration(&model.spec, "", ROLE), config);
     }
 
     #[test]
@@ -237,7 +239,7 @@ mod tests {
         assert_eq!(lambda.attributes.len(), 10);
         assert_eq!(lambda.attributes[0].name, "A0");
         assert_eq!(
-            desired_configuration(&imported.model.spec, "x", ROLE),
+            desired_configuration(&imported.model.spec, "", ROLE),
             config
         );
     }
