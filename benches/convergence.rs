@@ -593,11 +593,13 @@ impl Bench {
     }
 }
 
-/// Counts the operator's `reconciled` debug lines.
+/// Counts the distinct objects in the operator's `reconciled` debug lines.
 fn count_reconciled(log: &str) -> usize {
     log.lines()
-        .filter(|l| l.contains(" reconciled object="))
-        .count()
+        .filter_map(|l| l.split(" reconciled object=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -902,7 +904,8 @@ where
 {
     let params = PatchParams::apply(BENCH_MANAGER);
     let mut times = Vec::new();
-    for k in 0..count.min(names.len()) {
+    let count = count.min(names.len());
+    for k in 0..count {
         let name = &names[k * names.len() / count];
         let description = format!("Edited picks {k}");
         let mut object = model(namespace, name);

@@ -497,7 +497,7 @@ fn a_lost_create_response_is_adopted() {
 }
 
 #[test]
-fn changes_made_outside_the_operator_are_put_back_within_the_resync_period() {
+fn changes_made_outside_the_operator_are_put_back_within_one_and_a_half_resync_periods() {
     let env = TestEnv::without_operator("drift");
     let mut operator = env.spawn_operator(&["--resync=2s"]);
     operator.wait_for_log("controller started", Duration::from_secs(60));

@@ -160,6 +160,18 @@ fn import_then_apply_adopts_every_configuration_without_a_write_and_plan_agrees(
     assert!(log.contains("eu-west-1: 1 configurations"), "{log}");
     assert!(log.contains("wrote 6 models, 1 with problems"), "{log}");
 
+    // Without --output-dir: one multi-document YAML on standard output, one Region asked for.
+    let out = operator(&env, &["import", "--region=eu-west-1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(&text(&out.stdout)).expect("standard output is YAML");
+    assert_eq!(documents.len(), 1, "{}", text(&out.stdout));
+    assert_eq!(documents[0]["kind"], "RecommenderModel");
+    assert_eq!(
+        documents[0]["spec"]["campaignArn"],
+        campaign("eu-west-1").as_str()
+    );
+
     // Every file adopts its configuration; the one with a space says what to change.
     let mut importable = Vec::new();
     let mut names = Vec::new();

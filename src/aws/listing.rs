@@ -8,9 +8,14 @@
 //! - The operator's own writes go through to the snapshot, so its next read sees them.
 //! - A configuration the snapshot lacks (made since, or gone) is asked for alone.
 //! - A snapshot serves reads for `max_age` (half the resync period), so a change made outside the
-//!   operator is seen within one and a half resync periods; Update is a full replace, so a read
-//!   that is stale by then costs nothing but that delay.
-//! - `list` itself is always fresh: finding an unrecorded Create must not miss it.
+//!   operator is seen within one and a half resync periods. Update is a full replace, so a stale
+//!   "unchanged" only delays putting drift back; a stale "exists" for a configuration deleted
+//!   since leads to an Update that finds it gone, and then to the recreate path as before.
+//! - Decisions that a stale "exists" would make wrong (adopting by ID) use `get_fresh`.
+//! - `list` itself is always fresh (finding an unrecorded Create must not miss it), and renews
+//!   the snapshot.
+//! - A list that fails (throttled, unavailable) fails no read: each is asked for alone until a
+//!   list succeeds, tried again after `LIST_RETRY` at most.
 
 use std::{
     collections::HashMap,
@@ -27,14 +32,24 @@ use crate::{
     lock::lock,
 };
 
+/// How long after a failed list reads go to Pinpoint one by one before a list is tried again.
+const LIST_RETRY: Duration = Duration::from_secs(30);
+
 /// One Region's configurations as of `taken`.
 struct Snapshot {
     taken: Instant,
     by_id: HashMap<String, Published>,
 }
 
-/// A Region's snapshot; the async lock makes concurrent reads wait for one list, not send many.
-type Slot = Arc<tokio::sync::Mutex<Option<Snapshot>>>;
+/// What is known of one Region.
+#[derive(Default)]
+struct Region {
+    snapshot: Option<Snapshot>,
+    list_failed: Option<Instant>,
+}
+
+/// A Region's state; the async lock makes concurrent reads wait for one list, not send many.
+type Slot = Arc<tokio::sync::Mutex<Region>>;
 
 /// `Pinpoint` whose `get` is served from a per-Region list.
 pub struct ListedReads<P> {
@@ -44,10 +59,11 @@ pub struct ListedReads<P> {
 }
 
 impl<P: Pinpoint> ListedReads<P> {
+    /// `max_age`: how long a list serves reads (at least a second).
     pub fn new(inner: P, max_age: Duration) -> Self {
         Self {
             inner,
-            max_age,
+            max_age: max_age.max(Duration::from_secs(1)),
             regions: Mutex::default(),
         }
     }
@@ -59,15 +75,28 @@ impl<P: Pinpoint> ListedReads<P> {
             .clone()
     }
 
-    /// Records what a call just learned of one configuration (`None`: it is gone).
+    /// Records what a write just did to one configuration (`None`: it is gone).
     async fn learned(&self, region: &str, id: &str, published: Option<&Published>) {
         let slot = self.slot(region);
-        let mut snapshot = slot.lock().await;
-        if let Some(snapshot) = snapshot.as_mut() {
+        let mut state = slot.lock().await;
+        if let Some(snapshot) = state.snapshot.as_mut() {
             match published {
                 Some(p) => snapshot.by_id.insert(id.to_owned(), p.clone()),
                 None => snapshot.by_id.remove(id),
             };
+        }
+    }
+
+    /// Records a configuration a read found outside the snapshot, unless a write (which knows
+    /// better) has recorded it meanwhile.
+    async fn found(&self, region: &str, published: &Published) {
+        let slot = self.slot(region);
+        let mut state = slot.lock().await;
+        if let Some(snapshot) = state.snapshot.as_mut() {
+            snapshot
+                .by_id
+                .entry(published.id.clone())
+                .or_insert_with(|| published.clone());
         }
     }
 }
@@ -87,25 +116,45 @@ impl<P: Pinpoint> Pinpoint for ListedReads<P> {
     async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError> {
         let slot = self.slot(region);
         {
-            let mut snapshot = slot.lock().await;
-            if snapshot
-                .as_ref()
-                .is_none_or(|s| s.taken.elapsed() >= self.max_age)
-            {
+            let mut state = slot.lock().await;
+            let fresh = |state: &Region| {
+                state
+                    .snapshot
+                    .as_ref()
+                    .is_some_and(|s| s.taken.elapsed() < self.max_age)
+            };
+            let may_list = state
+                .list_failed
+                .is_none_or(|failed| failed.elapsed() >= LIST_RETRY.min(self.max_age));
+            if !fresh(&state) && may_list {
                 let taken = Instant::now();
-                let all = self.inner.list(region).await?;
-                *snapshot = Some(Snapshot {
-                    taken,
-                    by_id: all.into_iter().map(|p| (p.id.clone(), p)).collect(),
-                });
+                match self.inner.list(region).await {
+                    Ok(all) => {
+                        state.snapshot = Some(Snapshot {
+                            taken,
+                            by_id: all.into_iter().map(|p| (p.id.clone(), p)).collect(),
+                        });
+                        state.list_failed = None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(region, error = %e, "listing the Region failed; reading configurations one by one meanwhile");
+                        state.list_failed = Some(Instant::now());
+                    }
+                }
             }
-            if let Some(found) = snapshot.as_ref().and_then(|s| s.by_id.get(id)) {
+            if fresh(&state)
+                && let Some(found) = state.snapshot.as_ref().and_then(|s| s.by_id.get(id))
+            {
                 return Ok(Some(found.clone()));
             }
         }
-        let found = self.inner.get(region, id).await?;
-        if found.is_some() {
-            self.learned(region, id, found.as_ref()).await;
+        self.get_fresh(region, id).await
+    }
+
+    async fn get_fresh(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError> {
+        let found = self.inner.get_fresh(region, id).await?;
+        if let Some(published) = &found {
+            self.found(region, published).await;
         }
         Ok(found)
     }
@@ -138,13 +187,14 @@ impl<P: Pinpoint> Pinpoint for ListedReads<P> {
 
     async fn list(&self, region: &str) -> Result<Vec<Published>, AwsError> {
         let slot = self.slot(region);
-        let mut snapshot = slot.lock().await;
+        let mut state = slot.lock().await;
         let taken = Instant::now();
         let all = self.inner.list(region).await?;
-        *snapshot = Some(Snapshot {
+        state.snapshot = Some(Snapshot {
             taken,
             by_id: all.iter().map(|p| (p.id.clone(), p.clone())).collect(),
         });
+        state.list_failed = None;
         Ok(all)
     }
 }
@@ -161,6 +211,7 @@ mod tests {
         stored: Mutex<HashMap<String, Published>>,
         gets: AtomicU32,
         lists: AtomicU32,
+        fail_lists: std::sync::atomic::AtomicBool,
     }
 
     fn published(id: &str, per_message: i32) -> Published {
@@ -202,6 +253,15 @@ mod tests {
         }
         async fn list(&self, _: &str) -> Result<Vec<Published>, AwsError> {
             self.lists.fetch_add(1, Ordering::SeqCst);
+            if self.fail_lists.load(Ordering::SeqCst) {
+                return Err(AwsError {
+                    service: crate::aws::PINPOINT,
+                    operation: "GetRecommenderConfigurations",
+                    kind: AwsErrorKind::Throttled,
+                    code: "TooManyRequestsException".into(),
+                    message: "slow down".into(),
+                });
+            }
             Ok(lock(&self.stored).values().cloned().collect())
         }
     }
@@ -236,13 +296,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_list_fails_no_read() {
+        let fake = Arc::new(Fake::default());
+        lock(&fake.stored).insert("c".into(), published("c", 5));
+        fake.fail_lists.store(true, Ordering::SeqCst);
+        let listed = ListedReads::new(fake.clone(), Duration::from_secs(60));
+        for _ in 0..3 {
+            assert!(matches!(listed.get("us-east-1", "c").await, Ok(Some(_))));
+        }
+        // One list tried, then reads one by one until the retry time.
+        assert_eq!(fake.lists.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.gets.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
     async fn an_old_snapshot_is_listed_again_and_sees_outside_changes() {
         let fake = Arc::new(Fake::default());
         lock(&fake.stored).insert("c".into(), published("c", 5));
         let listed = ListedReads::new(fake.clone(), Duration::ZERO);
         assert!(listed.get("us-east-1", "c").await.is_ok());
-        // Changed outside the operator.
+        // Changed outside the operator, seen once the snapshot is older than its age (1 s).
         lock(&fake.stored).insert("c".into(), published("c", 1));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let read = listed.get("us-east-1", "c").await.expect("read");
         assert_eq!(read.map(|p| p.config.recommendations_per_message), Some(1));
         assert_eq!(fake.lists.load(Ordering::SeqCst), 2);

@@ -44,8 +44,15 @@ pub trait Pinpoint: Send + Sync + 'static {
     async fn create(&self, region: &str, config: &RecommenderConfig)
     -> Result<Published, AwsError>;
 
-    /// `Ok(None)` when Pinpoint has no configuration with that ID.
+    /// `Ok(None)` when Pinpoint has no configuration with that ID. May be answered from a recent
+    /// list of the Region (`aws::listing`).
     async fn get(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError>;
+
+    /// `get` from Pinpoint itself, never from a list: for decisions that a stale answer would
+    /// make wrong, such as taking over a configuration by its ID.
+    async fn get_fresh(&self, region: &str, id: &str) -> Result<Option<Published>, AwsError> {
+        self.get(region, id).await
+    }
 
     /// A full replace of the configuration.
     async fn update(

@@ -1,14 +1,14 @@
 //! `import`: the recommender configurations of an account written as RecommenderModels that
 //! adopt them, ready to commit. Reads Pinpoint, writes nothing to it.
 
-use std::{collections::BTreeSet, path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode};
 
 use crate::{
     api::DeletionPolicy,
     aws::pinpoint::{Pinpoint, Published},
     cli::AwsArgs,
     domain::{
-        import::{Found, Imported, model_from_configuration, object_name_for},
+        import::{Found, Imported, model_from_configuration, object_names},
         validation::RECOMMENDER_REGIONS,
     },
 };
@@ -86,20 +86,17 @@ pub async fn import(args: &ImportArgs, pinpoint: &dyn Pinpoint) -> ExitCode {
             }
         }
     }
-    // Models ready to apply get the plain names; those to fix, and a second Region, a suffix.
-    imports.sort_by(|(_, a, ia), (_, b, ib)| {
-        (!ia.problems.is_empty(), &a.config.name, &a.id).cmp(&(
-            !ib.problems.is_empty(),
-            &b.config.name,
-            &b.id,
-        ))
-    });
+    imports.sort_by(|(_, a, _), (_, b, _)| (&a.config.name, &a.id).cmp(&(&b.config.name, &b.id)));
+    let names = object_names(
+        &imports
+            .iter()
+            .map(|(_, p, _)| (p.config.name.as_str(), p.id.as_str()))
+            .collect::<Vec<_>>(),
+    );
     let mut written = 0;
     let mut to_fix = 0;
     let mut documents = Vec::new();
-    let mut taken = BTreeSet::new();
-    for (region, published, mut imported) in imports {
-        let object_name = object_name_for(&published.config.name, region, &mut taken);
+    for ((region, published, mut imported), object_name) in imports.into_iter().zip(names) {
         imported.model.metadata.name = Some(object_name.clone());
         let document = match render(&imported, &published, region) {
             Ok(document) => document,

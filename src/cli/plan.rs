@@ -6,14 +6,14 @@ use std::{path::PathBuf, process::ExitCode};
 use kube::{Api, ResourceExt};
 
 use crate::{
-    api::{ADOPT_CONFIGURATION_ID, RecommenderModel},
+    api::{ADOPT_CONFIGURATION_ID, FieldError, RecommenderModel},
     aws::pinpoint::Pinpoint,
     cli::{
         AwsArgs, role_path,
         validate::{Document, read_input, read_models},
     },
     domain::{
-        arn::region_of,
+        arn::{region_of, role_name},
         desired::desired_configuration,
         plan::{Action, Recorded, decide, lookup},
         validation::validate,
@@ -46,12 +46,18 @@ struct Tally {
     invalid: usize,
 }
 
+/// What the cluster knows: a client, and which model manages each configuration ID.
+struct Cluster {
+    client: kube::Client,
+    claims: std::collections::HashMap<String, String>,
+}
+
 /// Exit 0: no change; 2: applying would change Pinpoint; 1: a model is invalid, cannot be
 /// applied, or could not be read.
 pub async fn plan(args: &PlanArgs, pinpoint: &dyn Pinpoint) -> ExitCode {
     let cluster = match &args.kubeconfig {
         Some(path) => match cluster(path).await {
-            Ok(client) => Some(client),
+            Ok(cluster) => Some(cluster),
             Err(e) => {
                 eprintln!("plan: cannot use the kubeconfig {}: {e}", path.display());
                 return ExitCode::from(1);
@@ -70,14 +76,33 @@ pub async fn plan(args: &PlanArgs, pinpoint: &dyn Pinpoint) -> ExitCode {
             }
         };
         for Document { object, model } in documents {
-            let line = match model {
-                Ok(model) => step(args, pinpoint, cluster.as_ref(), &model, &mut tally).await,
+            match model {
+                Ok(model) => match step(args, pinpoint, cluster.as_ref(), &model).await {
+                    Ok(action) => {
+                        match &action {
+                            a if a.fails() => tally.invalid += 1,
+                            Action::NoChange { .. } => tally.unchanged += 1,
+                            Action::Update { .. } => tally.update += 1,
+                            Action::Create { .. } => tally.create += 1,
+                            Action::Move { .. } => tally.moved += 1,
+                            _ => tally.invalid += 1,
+                        }
+                        println!("{object}: {action}");
+                    }
+                    Err(Problem::Invalid(errors)) => {
+                        tally.invalid += 1;
+                        println!("{object}: {}", invalid(&errors));
+                    }
+                    Err(Problem::Unreadable(message)) => {
+                        tally.invalid += 1;
+                        eprintln!("{object}: {message}");
+                    }
+                },
                 Err(errors) => {
                     tally.invalid += 1;
-                    invalid(&errors)
+                    println!("{object}: {}", invalid(&errors));
                 }
-            };
-            println!("{object}: {line}");
+            }
         }
     }
     println!(
@@ -93,48 +118,54 @@ pub async fn plan(args: &PlanArgs, pinpoint: &dyn Pinpoint) -> ExitCode {
     }
 }
 
-/// The plan line of one model, counted in `tally`.
+/// Why a model has no plan.
+enum Problem {
+    Invalid(Vec<FieldError>),
+    /// The cluster or Pinpoint could not be read.
+    Unreadable(String),
+}
+
+/// The step applying one model would take.
 async fn step(
     args: &PlanArgs,
     pinpoint: &dyn Pinpoint,
-    cluster: Option<&kube::Client>,
+    cluster: Option<&Cluster>,
     model: &RecommenderModel,
-    tally: &mut Tally,
-) -> String {
+) -> Result<Action, Problem> {
     let name = model.name_any();
     let errors = validate(&model.spec, &name);
     if !errors.is_empty() {
-        tally.invalid += 1;
-        return invalid(&errors);
+        return Err(Problem::Invalid(errors));
     }
     let spec = &model.spec;
+    let (status, key) = match cluster {
+        Some(cluster) => {
+            let namespace = model
+                .namespace()
+                .unwrap_or_else(|| cluster.client.default_namespace().to_owned());
+            let api: Api<RecommenderModel> = Api::namespaced(cluster.client.clone(), &namespace);
+            let found = api.get_opt(&name).await.map_err(|e| {
+                Problem::Unreadable(format!("cannot read the model from the cluster: {e}"))
+            })?;
+            (found.and_then(|m| m.status), format!("{namespace}/{name}"))
+        }
+        None => (None, String::new()),
+    };
     let role_arn = match (&spec.role.arn, &spec.role.create) {
         (Some(arn), _) => arn.clone(),
-        (None, create) => expected_arn(
-            &spec.campaign_arn,
-            &args.role_path,
-            create.as_ref().map(|c| c.name.as_str()).unwrap_or_default(),
-        ),
+        (None, create) => {
+            let role = create.as_ref().map(|c| c.name.as_str()).unwrap_or_default();
+            // The role the operator made for it, wherever its --role-path put it.
+            status
+                .as_ref()
+                .and_then(|s| s.role_arn.clone())
+                .filter(|arn| role_name(arn) == role)
+                .unwrap_or_else(|| expected_arn(&spec.campaign_arn, &args.role_path, role))
+        }
     };
     // Validation guarantees a campaign ARN with a Region.
     let region = region_of(&spec.campaign_arn).unwrap_or_default();
     let desired = desired_configuration(spec, &name, &role_arn);
-    let status = match cluster {
-        Some(client) => {
-            let namespace = model
-                .namespace()
-                .unwrap_or_else(|| client.default_namespace().to_owned());
-            let api: Api<RecommenderModel> = Api::namespaced(client.clone(), &namespace);
-            match api.get_opt(&name).await {
-                Ok(found) => found.and_then(|m| m.status),
-                Err(e) => {
-                    tally.invalid += 1;
-                    return format!("cannot read the model from the cluster: {e}");
-                }
-            }
-        }
-        None => None,
-    };
     let recorded = status.as_ref().and_then(|s| {
         Some(Recorded {
             id: s.configuration_id.as_deref()?,
@@ -145,28 +176,33 @@ async fn step(
         .annotations()
         .get(ADOPT_CONFIGURATION_ID)
         .map(String::as_str);
-    let found = match lookup(recorded, adopt, region) {
-        Some(id) => match pinpoint.get(region, id).await {
-            Ok(found) => found.map(|p| p.config),
-            Err(e) => {
-                tally.invalid += 1;
-                return format!("cannot read configuration {id} in {region}: {e}");
-            }
-        },
+    let target = lookup(recorded, adopt, region);
+    let found = match target {
+        Some(id) => pinpoint
+            .get_fresh(region, id)
+            .await
+            .map_err(|e| {
+                Problem::Unreadable(format!("cannot read configuration {id} in {region}: {e}"))
+            })?
+            .map(|p| p.config),
         None => None,
     };
-    let action = decide(&desired, region, recorded, adopt, found.as_ref());
-    match &action {
-        Action::NoChange { .. } => tally.unchanged += 1,
-        Action::Update { .. } => tally.update += 1,
-        Action::Create { .. } => tally.create += 1,
-        Action::Move { .. } => tally.moved += 1,
-        Action::AdoptMissing { .. } => tally.invalid += 1,
-    }
-    action.to_string()
+    let claimed_by = target
+        .zip(cluster)
+        .and_then(|(id, c)| c.claims.get(id))
+        .filter(|owner| **owner != key)
+        .map(String::as_str);
+    Ok(decide(
+        &desired,
+        region,
+        recorded,
+        adopt,
+        found.as_ref(),
+        claimed_by,
+    ))
 }
 
-fn invalid(errors: &[crate::api::FieldError]) -> String {
+fn invalid(errors: &[FieldError]) -> String {
     let mut line = "invalid".to_owned();
     for e in errors {
         line.push_str(&format!("\n    {}: {}", e.field, e.message));
@@ -174,12 +210,27 @@ fn invalid(errors: &[crate::api::FieldError]) -> String {
     line
 }
 
-async fn cluster(path: &std::path::Path) -> anyhow::Result<kube::Client> {
+/// A client for the kubeconfig's cluster, and every model's claim there.
+async fn cluster(path: &std::path::Path) -> anyhow::Result<Cluster> {
     let kubeconfig = kube::config::Kubeconfig::read_from(path)?;
     let config = kube::Config::from_custom_kubeconfig(
         kubeconfig,
         &kube::config::KubeConfigOptions::default(),
     )
     .await?;
-    Ok(kube::Client::try_from(config)?)
+    let client = kube::Client::try_from(config)?;
+    let all: Api<RecommenderModel> = Api::all(client.clone());
+    let claims = all
+        .list(&Default::default())
+        .await?
+        .into_iter()
+        .filter_map(|m| {
+            let id = m.status.as_ref()?.configuration_id.clone()?;
+            Some((
+                id,
+                format!("{}/{}", m.namespace().unwrap_or_default(), m.name_any()),
+            ))
+        })
+        .collect();
+    Ok(Cluster { client, claims })
 }

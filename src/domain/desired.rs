@@ -130,8 +130,8 @@ pub fn changes(desired: &RecommenderConfig, actual: &RecommenderConfig) -> Vec<C
     );
     note(
         "RecommendationProviderIdType",
-        actual.id_type.clone(),
-        desired.id_type.clone(),
+        text(&actual.id_type),
+        text(&desired.id_type),
     );
     note(
         "RecommendationTransformerUri",

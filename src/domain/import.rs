@@ -35,7 +35,7 @@ pub struct Found<'a> {
 
 /// The model that adopts `found` (its ID in the adoption annotation), without an object name:
 /// `spec.name` carries the configuration's, so the problems do not depend on it, and the caller
-/// names the objects once it knows which are ready (see `object_name_for`).
+/// names the objects (see `object_names`).
 pub fn model_from_configuration(
     found: &Found<'_>,
     namespace: Option<&str>,
@@ -127,10 +127,48 @@ pub fn model_from_configuration(
     Imported { model, problems }
 }
 
-/// A Kubernetes object name for a configuration name, not in `taken` (which it joins): lower
-/// case, every run of other characters a hyphen, at most 63 characters; the Region, then a
-/// number, is added when two configurations would get one name (the same name in two Regions).
-pub fn object_name_for(name: &str, region: &str, taken: &mut BTreeSet<String>) -> String {
+/// Kubernetes object names for configurations, given as `(name, id)`, in the same order: the
+/// name in lower case with every run of other characters a hyphen, at most 63 characters. When
+/// several configurations would get one name (the same name in two Regions, or `Movie_Recs` and
+/// `movie-recs`), each of them gets the start of its ID added, so that no name depends on which
+/// others exist or in what order they come, and a re-import names every object as before.
+pub fn object_names(configurations: &[(&str, &str)]) -> Vec<String> {
+    let bases: Vec<String> = configurations
+        .iter()
+        .map(|(name, _)| dns_name(name))
+        .collect();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for base in &bases {
+        *count.entry(base).or_default() += 1;
+    }
+    let mut taken = BTreeSet::new();
+    let mut names: Vec<String> = configurations
+        .iter()
+        .zip(&bases)
+        .map(|((_, id), base)| {
+            if count[base.as_str()] == 1 {
+                base.clone()
+            } else {
+                with_suffix(base, &short_id(id, 8))
+            }
+        })
+        .collect();
+    // Two IDs with the same start: the whole ID tells them apart.
+    for (i, (_, id)) in configurations.iter().enumerate() {
+        if !taken.insert(names[i].clone()) {
+            names[i] = with_suffix(&bases[i], id);
+            let mut n = 2;
+            while !taken.insert(names[i].clone()) {
+                names[i] = with_suffix(&bases[i], &format!("{}-{n}", short_id(id, 8)));
+                n += 1;
+            }
+        }
+    }
+    names
+}
+
+/// The name in lower case, every run of other characters a hyphen, at most 63 characters.
+fn dns_name(name: &str) -> String {
     let mut base = String::new();
     for c in name.chars() {
         let c = c.to_ascii_lowercase();
@@ -141,22 +179,27 @@ pub fn object_name_for(name: &str, region: &str, taken: &mut BTreeSet<String>) -
         }
     }
     let base = fit(base.trim_matches('-'), 63);
-    let base = if base.is_empty() {
+    if base.is_empty() {
         "model".to_owned()
     } else {
         base
-    };
-    let mut candidates = [base.clone(), fit(&format!("{base}-{region}"), 63)]
-        .into_iter()
-        .chain((2..).map(|n| fit(&format!("{base}-{region}-{n}"), 63)));
-    loop {
-        let Some(candidate) = candidates.next() else {
-            unreachable!("the candidates never end")
-        };
-        if taken.insert(candidate.clone()) {
-            return candidate;
-        }
     }
+}
+
+/// `base-suffix` in 63 characters: the base is cut, never the suffix.
+fn with_suffix(base: &str, suffix: &str) -> String {
+    let suffix = dns_name(suffix);
+    let room = 63usize.saturating_sub(suffix.len() + 1);
+    let base = fit(base, room);
+    if base.is_empty() {
+        suffix
+    } else {
+        format!("{base}-{suffix}")
+    }
+}
+
+fn short_id(id: &str, len: usize) -> String {
+    id.chars().take(len).collect()
 }
 
 /// `name` cut to `max` characters, never ending in a hyphen.
@@ -275,22 +318,44 @@ mod tests {
     }
 
     #[test]
-    fn object_names_are_dns_names_and_unique() {
-        let mut taken = BTreeSet::new();
+    fn object_names_are_dns_names_unique_and_independent_of_order() {
+        let configurations = [
+            ("Movie_Recs", "aaaaaaaa1111"),
+            ("movie-recs", "bbbbbbbb2222"),
+            ("Top picks", "cccccccc3333"),
+            ("__", "dddddddd4444"),
+        ];
+        let names = object_names(&configurations);
         assert_eq!(
-            object_name_for("Movie_Recs", "us-east-1", &mut taken),
-            "movie-recs"
+            names,
+            [
+                "movie-recs-aaaaaaaa",
+                "movie-recs-bbbbbbbb",
+                "top-picks",
+                "model"
+            ]
         );
-        assert_eq!(
-            object_name_for("movie-recs", "eu-west-1", &mut taken),
-            "movie-recs-eu-west-1"
+        let mut reversed = configurations;
+        reversed.reverse();
+        let mut again = object_names(&reversed);
+        again.reverse();
+        assert_eq!(again, names, "a name does not depend on the order");
+    }
+
+    #[test]
+    fn long_names_that_collide_still_get_distinct_names() {
+        let long = "a".repeat(128);
+        let same_start = [
+            (long.as_str(), "0123456789abcdef"),
+            (long.as_str(), "0123456789fedcba"),
+            (long.as_str(), "fedcba9876543210"),
+        ];
+        let names = object_names(&same_start);
+        let distinct: BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), 3, "{names:?}");
+        assert!(
+            names.iter().all(|n| n.len() <= 63 && !n.ends_with('-')),
+            "{names:?}"
         );
-        assert_eq!(
-            object_name_for("Movie  Recs", "eu-west-1", &mut taken),
-            "movie-recs-eu-west-1-2"
-        );
-        assert_eq!(object_name_for("__", "us-east-1", &mut taken), "model");
-        let long = object_name_for(&"a".repeat(128), "us-east-1", &mut taken);
-        assert_eq!(long.len(), 63);
     }
 }

@@ -35,14 +35,17 @@ pub enum Action {
         region: String,
         replaces: Option<String>,
     },
-    /// The campaign moved Region: the old configuration is deleted and one made in the new.
+    /// The campaign moved Region: the old configuration is deleted, `then` the new Region's step
+    /// (a create, or an adoption by annotation).
     Move {
         id: String,
         from: String,
-        region: String,
+        then: Box<Action>,
     },
     /// Applying it would fail: the adoption annotation names a configuration that is not there.
     AdoptMissing { id: String, region: String },
+    /// Applying it would fail: another model manages the configuration it names.
+    InUse { id: String, by: String },
 }
 
 /// The configuration to read from Pinpoint before deciding: the recorded one when it is still in
@@ -54,30 +57,32 @@ pub fn lookup<'a>(
 ) -> Option<&'a str> {
     match recorded {
         Some(r) if r.region == region => Some(r.id),
-        Some(_) => None,
-        None => adopt,
+        // A move: the old configuration is deleted, and the annotation may name one to adopt.
+        Some(_) | None => adopt,
     }
 }
 
 /// The step for a model whose desired configuration is `desired` in `region`; `found` is what
-/// Pinpoint holds for the ID `lookup` named (`None` when it has nothing, or nothing was named).
+/// Pinpoint holds for the ID `lookup` named (`None` when it has nothing, or nothing was named);
+/// `claimed_by` is the other model that manages that ID, if any.
 pub fn decide(
     desired: &RecommenderConfig,
     region: &str,
     recorded: Option<Recorded<'_>>,
     adopt: Option<&str>,
     found: Option<&RecommenderConfig>,
+    claimed_by: Option<&str>,
 ) -> Action {
-    let region = region.to_owned();
     if let Some(r) = recorded
         && r.region != region
     {
         return Action::Move {
             id: r.id.to_owned(),
             from: r.region.to_owned(),
-            region,
+            then: Box::new(decide(desired, region, None, adopt, found, claimed_by)),
         };
     }
+    let region = region.to_owned();
     let (id, adopting) = match (recorded, adopt) {
         (Some(r), _) => (r.id, false),
         (None, Some(id)) => (id, true),
@@ -89,6 +94,12 @@ pub fn decide(
         }
     };
     let id = id.to_owned();
+    if adopting && let Some(by) = claimed_by {
+        return Action::InUse {
+            id,
+            by: by.to_owned(),
+        };
+    }
     match found {
         None if adopting => Action::AdoptMissing { id, region },
         None => Action::Create {
@@ -112,7 +123,19 @@ pub fn decide(
 impl Action {
     /// Whether applying the model writes to Pinpoint.
     pub fn writes(&self) -> bool {
-        !matches!(self, Action::NoChange { .. })
+        matches!(
+            self,
+            Action::Update { .. } | Action::Create { .. } | Action::Move { .. }
+        )
+    }
+
+    /// Whether applying the model would fail.
+    pub fn fails(&self) -> bool {
+        match self {
+            Action::AdoptMissing { .. } | Action::InUse { .. } => true,
+            Action::Move { then, .. } => then.fails(),
+            _ => false,
+        }
     }
 }
 
@@ -150,13 +173,16 @@ impl fmt::Display for Action {
                 f,
                 "create a configuration in {region} (configuration {id} was deleted outside the operator)"
             ),
-            Action::Move { id, from, region } => write!(
-                f,
-                "move: delete configuration {id} in {from}, create one in {region}"
-            ),
+            Action::Move { id, from, then } => {
+                write!(f, "move: delete configuration {id} in {from}, then {then}")
+            }
             Action::AdoptMissing { id, region } => write!(
                 f,
                 "cannot apply: the adoption annotation names configuration {id}, which does not exist in {region}"
+            ),
+            Action::InUse { id, by } => write!(
+                f,
+                "cannot apply: configuration {id} is managed by {by}; two models cannot manage one configuration"
             ),
         }
     }
@@ -183,7 +209,7 @@ mod tests {
     fn nothing_recorded_or_named_is_a_create() {
         assert_eq!(lookup(None, None, "us-east-1"), None);
         assert_eq!(
-            decide(&config(5), "us-east-1", None, None, None),
+            decide(&config(5), "us-east-1", None, None, None, None),
             Action::Create {
                 region: "us-east-1".into(),
                 replaces: None
@@ -196,14 +222,21 @@ mod tests {
         let c = config(5);
         for (recorded, adopt) in [(Some(HERE), None), (None, Some("a1"))] {
             assert_eq!(lookup(recorded, adopt, "us-east-1"), Some("a1"));
-            let action = decide(&c, "us-east-1", recorded, adopt, Some(&c));
+            let action = decide(&c, "us-east-1", recorded, adopt, Some(&c), None);
             assert!(!action.writes(), "{action}");
         }
     }
 
     #[test]
     fn an_update_lists_each_changed_field_old_to_new() {
-        let action = decide(&config(3), "us-east-1", Some(HERE), None, Some(&config(5)));
+        let action = decide(
+            &config(3),
+            "us-east-1",
+            Some(HERE),
+            None,
+            Some(&config(5)),
+            None,
+        );
         assert!(action.writes());
         assert_eq!(
             action.to_string(),
@@ -214,20 +247,43 @@ mod tests {
     #[test]
     fn a_new_region_is_a_move_and_a_missing_configuration_a_create_or_a_failure() {
         assert_eq!(lookup(Some(HERE), None, "eu-west-1"), None);
+        let moved = decide(&config(5), "eu-west-1", Some(HERE), None, None, None);
+        assert_eq!(
+            moved.to_string(),
+            "move: delete configuration a1 in us-east-1, then create a configuration in eu-west-1"
+        );
+        assert!(moved.writes());
         assert!(matches!(
-            decide(&config(5), "eu-west-1", Some(HERE), None, None),
-            Action::Move { .. }
-        ));
-        assert!(matches!(
-            decide(&config(5), "us-east-1", Some(HERE), None, None),
+            decide(&config(5), "us-east-1", Some(HERE), None, None, None),
             Action::Create {
                 replaces: Some(_),
                 ..
             }
         ));
-        assert!(matches!(
-            decide(&config(5), "us-east-1", None, Some("zz"), None),
-            Action::AdoptMissing { .. }
-        ));
+        assert!(decide(&config(5), "us-east-1", None, Some("zz"), None, None).fails());
+    }
+
+    #[test]
+    fn a_move_may_adopt_and_another_models_configuration_cannot_be_taken() {
+        let c = config(5);
+        assert_eq!(lookup(Some(HERE), Some("b2"), "eu-west-1"), Some("b2"));
+        let moved = decide(&c, "eu-west-1", Some(HERE), Some("b2"), Some(&c), None);
+        assert!(
+            moved
+                .to_string()
+                .ends_with("then no change: configuration b2 in eu-west-1 (adopted as it is)"),
+            "{moved}"
+        );
+        let taken = decide(
+            &c,
+            "us-east-1",
+            None,
+            Some("b2"),
+            Some(&c),
+            Some("team/other"),
+        );
+        assert!(taken.fails(), "{taken}");
+        // The model's own recorded configuration is never "another's".
+        assert!(!decide(&c, "us-east-1", Some(HERE), None, Some(&c), None).fails());
     }
 }

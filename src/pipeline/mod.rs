@@ -297,7 +297,8 @@ async fn publish(
                 "configuration {id} is managed by {owner}; two models cannot manage one configuration"
             )));
         }
-        if pinpoint.get(&region, id).await?.is_none() {
+        // Read fresh: a list up to half a resync old may still hold one deleted since.
+        if pinpoint.get_fresh(&region, id).await?.is_none() {
             return Err(Error::ConfigurationNotFound(format!(
                 "the annotation {ADOPT_CONFIGURATION_ID} names configuration {id}, which does not exist in {region}"
             )));
