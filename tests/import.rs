@@ -11,12 +11,9 @@ use std::{
     process::{Command, Output},
 };
 
-use recommender_operator::{
-    aws::pinpoint::{Pinpoint, SdkPinpoint},
-    domain::desired::{ENDPOINT_ID, RecommenderConfig, USER_ID},
-};
+use recommender_operator::domain::desired::{ENDPOINT_ID, RecommenderConfig, USER_ID};
 use serde_json::Value;
-use support::{cluster::text, emulator::sdk_config, env::TestEnv};
+use support::{cluster::text, env::TestEnv};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -125,19 +122,10 @@ fn yaml_file(path: &Path) -> Value {
 #[test]
 fn import_then_apply_adopts_every_configuration_without_a_write_and_plan_agrees() {
     let mut env = TestEnv::without_operator("import");
-    let seeded: Vec<(String, bool)> = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(async {
-            let sdk = SdkPinpoint::new(sdk_config(1), Some(env.emulator_url.clone()));
-            let mut seeded = Vec::new();
-            for (region, config, importable) in shapes() {
-                let made = sdk.create(region, &config).await.expect("seeded");
-                seeded.push((made.id, importable));
-            }
-            seeded
-        });
+    let seeded: Vec<(String, bool)> = shapes()
+        .into_iter()
+        .map(|(region, config, importable)| (env.create_outside(region, &config), importable))
+        .collect();
     let creates = env.calls("CreateRecommenderConfiguration");
     assert_eq!(creates, 6);
 

@@ -298,6 +298,14 @@ impl TestEnv {
         });
     }
 
+    /// Someone makes a configuration in the console, through the SDK; returns its ID.
+    pub fn create_outside(&self, region: &str, config: &RecommenderConfig) -> String {
+        let console = self.console();
+        block_on(console.create(region, config))
+            .expect("out-of-band create")
+            .id
+    }
+
     /// Someone deletes configuration `id` (in us-east-1) in the console, through the SDK.
     pub fn delete_outside(&self, id: &str) {
         let console = self.console();
