@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned Kubernetes tools the tests and the demo need (etcd, kube-apiserver, kubectl,
-# helm; kstatus: Flux's status library run on objects, from scripts/kstatus; argo-health: Argo
+# helm; kube-controller-manager, which the tests run for ClusterRole aggregation; kstatus: Flux's
+# status library run on objects, from scripts/kstatus; argo-health: Argo
 # CD's own Lua health-check code, from scripts/argo-health) from the Go module proxy into a cache
 # outside the repository.
 #
@@ -50,7 +51,7 @@ LOGS=$CACHE/logs
 expected_version() {
   case $1 in
     etcd) echo "etcd Version: ${ETCD_VERSION#v}" ;;
-    kube-apiserver) echo "Kubernetes $KUBE_VERSION" ;;
+    kube-apiserver | kube-controller-manager) echo "Kubernetes $KUBE_VERSION" ;;
     kubectl) echo "Client Version: $KUBE_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
     kstatus) echo "cli-utils $KSTATUS_VERSION" ;;
@@ -61,14 +62,14 @@ expected_version() {
 reported_version() {
   case $1 in
     etcd) "$BIN/etcd" --version | sed -n 1p ;;
-    kube-apiserver) "$BIN/kube-apiserver" --version ;;
+    kube-apiserver | kube-controller-manager) "$BIN/$1" --version ;;
     kubectl) "$BIN/kubectl" version --client | sed -n 1p ;;
     helm) "$BIN/helm" version --template '{{.Version}}' ;;
     kstatus) "$BIN/kstatus" --version ;;
     argo-health) "$BIN/argo-health" --version ;;
   esac
 }
-ALL_TOOLS=(etcd helm kube-apiserver kubectl kstatus argo-health)
+ALL_TOOLS=(etcd helm kube-apiserver kubectl kube-controller-manager kstatus argo-health)
 TOOLS=("${ALL_TOOLS[@]}")
 
 # check_one NAME: fails clearly unless $BIN/NAME exists and reports the pinned version.
@@ -104,7 +105,7 @@ case "${1:-build}" in
 esac
 
 mkdir -p "$BIN" "$LOGS"
-if [[ " ${TOOLS[*]} " == *" kube"* && ( ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kubectl" ) ]]; then
+if [[ " ${TOOLS[*]} " == *" kube"* && ( ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kubectl" || ! -x "$BIN/kube-controller-manager" ) ]]; then
   # The Kubernetes build needs about 4 GB of module cache and build cache.
   avail_kb=$(df -Pk "$CACHE" | awk 'NR==2 {print $4}')
   [[ ${avail_kb:-0} -gt 4000000 ]] || die "less than 4 GB free under $CACHE (and Go's caches); free some disk or set RECOMMENDER_TOOLS_CACHE"
@@ -191,7 +192,7 @@ kube_module_dir() {
       grep -oE 'k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" |
         awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
     } > "$dir/go.mod"
-    printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubectl/pkg/cmd"\n)\n' > "$dir/tools.go"
+    printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"\n\t_ "k8s.io/kubectl/pkg/cmd"\n)\n' > "$dir/tools.go"
     (cd "$dir" && go mod tidy) || return 1
     touch "$dir/.ready"
   fi
@@ -214,6 +215,7 @@ build_kube() {
 }
 build_kube_apiserver() { build_kube kube-apiserver; }
 build_kubectl() { build_kube kubectl; }
+build_kube_controller_manager() { build_kube kube-controller-manager; }
 
 for name in "${TOOLS[@]}"; do
   build "$name" "build_${name//-/_}"
