@@ -18,11 +18,11 @@ use recommender_operator::{
     },
     controller::{
         self,
-        context::{Context, Settings},
+        context::{Context, Settings, SharedTenancy},
     },
-    domain::tenancy::{RolePolicy, RoleRule},
+    domain::tenancy::{RoleRule, Tenancy},
     pipeline::services::{AccountServices, AccountSettings},
-    runtime::{http, leader},
+    runtime::{http, leader, metrics_auth::ScrapeAuth, tenancy_file},
     telemetry::{self, LogFormat, Metrics},
 };
 
@@ -67,9 +67,9 @@ struct RunArgs {
     /// Managed policy ARN set as the permissions boundary of the roles the operator creates.
     #[arg(long)]
     role_permissions_boundary: Option<String>,
-    /// Watch only this namespace (default: all).
-    #[arg(long, env = "WATCH_NAMESPACE")]
-    namespace: Option<String>,
+    /// Watch only these namespaces, comma-separated (default: all).
+    #[arg(long, env = "WATCH_NAMESPACE", value_delimiter = ',')]
+    namespace: Vec<String>,
     /// How many models are reconciled at once.
     #[arg(long, default_value_t = 8)]
     concurrency: u16,
@@ -79,6 +79,20 @@ struct RunArgs {
     /// Address for /metrics.
     #[arg(long, default_value = "0.0.0.0:8080")]
     metrics_addr: SocketAddr,
+    /// Serve /metrics over HTTPS and let only callers whose bearer token may `get` the
+    /// non-resource URL /metrics read it (TokenReview, SubjectAccessReview). false: plain HTTP
+    /// for anyone, for local use.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "METRICS_SECURE")]
+    metrics_secure: bool,
+    /// Directory of the metrics certificate (default: a self-signed one made at start).
+    #[arg(long)]
+    metrics_cert_path: Option<std::path::PathBuf>,
+    /// File name of the certificate in --metrics-cert-path.
+    #[arg(long, default_value = "tls.crt")]
+    metrics_cert_name: String,
+    /// File name of the key in --metrics-cert-path.
+    #[arg(long, default_value = "tls.key")]
+    metrics_cert_key: String,
     /// Address for /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8081")]
     probe_addr: SocketAddr,
@@ -97,8 +111,13 @@ struct RunArgs {
     lease_duration: Duration,
     /// Limit the IAM roles a namespace may use: NAMESPACE=ROLE_ARN_PATTERN, repeatable (`*` for
     /// all namespaces; `*` in a pattern matches anything). Without rules, every role is allowed.
+    /// The tenancy file says the same and more.
     #[arg(long = "allowed-roles", value_name = "NAMESPACE=PATTERN")]
     allowed_roles: Vec<RoleRule>,
+    /// The tenancy settings: which roles each namespace may use and which configurations it may
+    /// adopt (YAML; see the README's "Sharing one operator"). Reloaded when it changes.
+    #[arg(long, env = "TENANCY_CONFIG", conflicts_with = "allowed_roles")]
+    tenancy_config: Option<std::path::PathBuf>,
     /// Pinpoint calls per second, across all models (client-side rate limit).
     #[arg(long, default_value = "50")]
     pinpoint_rate: std::num::NonZeroU32,
@@ -159,6 +178,25 @@ fn block_on(work: impl Future<Output = Result<ExitCode, ()>>) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    // A bad tenancy file stops the start, before anything is watched or called.
+    let (tenancy, tenancy_text) = match &args.tenancy_config {
+        Some(path) => {
+            let (tenancy, text) = tenancy_file::load(path)?;
+            (tenancy, Some(text))
+        }
+        None => (Tenancy::from_role_flags(args.allowed_roles), None),
+    };
+    tracing::info!(settings = %tenancy.summary(), "tenancy settings");
+    let tenancy = SharedTenancy::new(tenancy);
+    let (reloads, _) = tokio::sync::broadcast::channel(4);
+    if let (Some(path), Some(text)) = (args.tenancy_config.clone(), tenancy_text) {
+        tokio::spawn(tenancy_file::watch(
+            path,
+            text,
+            tenancy.clone(),
+            reloads.clone(),
+        ));
+    }
     let client = kube::Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
     let aws_config = aws::load_config().await;
@@ -189,15 +227,34 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
     );
     let settings = Settings {
-        namespace: args.namespace,
+        namespaces: args
+            .namespace
+            .into_iter()
+            .filter(|ns| !ns.is_empty())
+            .collect(),
         concurrency: args.concurrency,
         resync: args.resync,
-        allowed_roles: RolePolicy::new(args.allowed_roles),
+        tenancy,
+    };
+    let security = if args.metrics_secure {
+        http::MetricsSecurity::Secure {
+            auth: ScrapeAuth::new(client.clone()),
+            certificate: match &args.metrics_cert_path {
+                Some(dir) => http::Certificate::Files {
+                    cert: dir.join(&args.metrics_cert_name),
+                    key: dir.join(&args.metrics_cert_key),
+                },
+                None => http::Certificate::SelfSigned,
+            },
+        }
+    } else {
+        http::MetricsSecurity::Plain
     };
     let server = tokio::spawn(http::serve(
         args.metrics_addr,
         args.probe_addr,
         metrics.clone(),
+        security,
     ));
 
     let mut leadership = None;
@@ -205,7 +262,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         let lease = leader::Settings {
             namespace: args
                 .leader_election_namespace
-                .or_else(|| settings.namespace.clone())
+                .or_else(|| settings.namespaces.first().cloned())
                 .unwrap_or_else(|| "default".to_owned()),
             lease_name: args.leader_election_lease,
             identity: format!(
@@ -223,7 +280,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let ctx = Arc::new(Context::new(client, pinpoint, account, metrics, settings));
     let result = tokio::select! {
-        result = controller::run(ctx) => result,
+        result = controller::run(ctx, reloads) => result,
         result = server => result.map_err(anyhow::Error::from).and_then(|r| r),
         () = lost(&mut leadership) => Err(anyhow::anyhow!("lost the leader-election lease; exiting so that another replica takes over")),
     };

@@ -47,7 +47,7 @@ async fn emulator() -> Emulator {
 async fn run(model: &RecommenderModel, emulator: &Emulator, account: &AccountServices) -> Outcome {
     let guards = Guards {
         claims: &|_| None,
-        roles: &Default::default(),
+        tenancy: &Default::default(),
         account,
     };
     sync(model, &emulator.pinpoint(1), Timestamp::now(), &guards).await

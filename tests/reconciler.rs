@@ -616,7 +616,7 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
     let claims = |claimed: &str| (claimed == id).then(|| "marketing/first".to_owned());
     let guards = recommender_operator::pipeline::Guards {
         claims: &claims,
-        roles: &Default::default(),
+        tenancy: &Default::default(),
         account: &AccountServices::unconfigured(),
     };
     let taken = recommender_operator::pipeline::sync(
@@ -641,14 +641,14 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
 async fn a_role_outside_the_namespace_allow_list_is_refused_before_any_call() {
     let emulator = Emulator::start().await;
     let pinpoint = emulator.pinpoint(1);
-    let roles = recommender_operator::domain::tenancy::RolePolicy::new(vec![
+    let tenancy = recommender_operator::domain::tenancy::Tenancy::from_role_flags(vec![
         "marketing=arn:aws:iam::123456789012:role/marketing-*"
             .parse()
             .expect("rule"),
     ]);
     let guards = recommender_operator::pipeline::Guards {
         claims: &|_| None,
-        roles: &roles,
+        tenancy: &tenancy,
         account: &AccountServices::unconfigured(),
     };
     let m = model("model value, every field set"); // namespace marketing, role PinpointPersonalize

@@ -18,7 +18,8 @@ use kube::{
 use crate::{
     aws::pinpoint::Pinpoint,
     controller::{cached::CachedModel, create_once::CreateOnce},
-    domain::tenancy::RolePolicy,
+    domain::tenancy::Tenancy,
+    lock::lock,
     pipeline::services::AccountServices,
     telemetry::Metrics,
 };
@@ -29,13 +30,32 @@ pub const MANAGER: &str = "recommender-operator";
 /// Settings of the controller loop.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Watch one namespace, or all.
-    pub namespace: Option<String>,
+    /// Watch these namespaces; empty: all.
+    pub namespaces: Vec<String>,
     pub concurrency: u16,
     /// How often a published configuration is re-read from Pinpoint.
     pub resync: Duration,
-    /// Which roles each namespace may use.
-    pub allowed_roles: RolePolicy,
+    /// Which roles each namespace may use and what it may adopt; replaced when its file changes.
+    pub tenancy: SharedTenancy,
+}
+
+/// The tenancy settings in force, shared by the reconciler and the file watcher that replaces
+/// them.
+#[derive(Clone, Debug, Default)]
+pub struct SharedTenancy(Arc<Mutex<Arc<Tenancy>>>);
+
+impl SharedTenancy {
+    pub fn new(tenancy: Tenancy) -> Self {
+        Self(Arc::new(Mutex::new(Arc::new(tenancy))))
+    }
+
+    pub fn current(&self) -> Arc<Tenancy> {
+        lock(&self.0).clone()
+    }
+
+    pub fn replace(&self, tenancy: Tenancy) {
+        *lock(&self.0) = Arc::new(tenancy);
+    }
 }
 
 /// What every reconcile shares.
@@ -49,8 +69,9 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     pub failures: Mutex<HashMap<ObjectRef<CachedModel>, u32>>,
-    /// Every watched object, to tell which configuration another object already manages.
-    pub objects: OnceLock<reflector::Store<CachedModel>>,
+    /// Every watched object (a store per watch), to tell which configuration another object
+    /// already manages.
+    pub objects: OnceLock<Vec<reflector::Store<CachedModel>>>,
     /// What this process knows of its own Creates (`create_once`).
     pub create_once: CreateOnce,
 }
@@ -78,19 +99,21 @@ impl Context {
     }
 }
 
-/// Which watched object other than `uid` manages a configuration ID.
+/// Which watched object other than `uid` manages a configuration ID, in any watched namespace.
 pub fn claims_except<'a>(
-    objects: Option<&'a reflector::Store<CachedModel>>,
+    objects: Option<&'a Vec<reflector::Store<CachedModel>>>,
     uid: &'a str,
 ) -> impl Fn(&str) -> Option<String> + std::marker::Sync + 'a {
     move |id: &str| {
-        objects?
-            .state()
-            .iter()
-            .find(|o| {
-                o.metadata.uid.as_deref() != Some(uid)
-                    && o.status_str("configurationId").as_deref() == Some(id)
-            })
-            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+        objects?.iter().find_map(|store| {
+            store
+                .state()
+                .iter()
+                .find(|o| {
+                    o.metadata.uid.as_deref() != Some(uid)
+                        && o.status_str("configurationId").as_deref() == Some(id)
+                })
+                .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+        })
     }
 }

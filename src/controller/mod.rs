@@ -24,6 +24,7 @@ use kube::{
         watcher,
     },
 };
+use tokio::sync::{Semaphore, broadcast};
 use tracing::{Instrument, field, info, info_span, warn};
 
 use crate::{
@@ -76,21 +77,63 @@ fn relevant_change(model: &CachedModel) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// Runs the controller until SIGTERM or Ctrl-C.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let api: Api<CachedModel> = match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
+/// Runs the controller until SIGTERM or Ctrl-C: one watch per namespace in `--namespace` (or one
+/// for all), each with its own store, and every model reconciled again whenever `reloads` fires
+/// (the tenancy settings changed). The stores are shared through the context, so the claims
+/// check sees every watched namespace; a semaphore keeps `--concurrency` across all of them.
+pub async fn run(ctx: Arc<Context>, reloads: broadcast::Sender<()>) -> anyhow::Result<()> {
+    let apis: Vec<Api<CachedModel>> = if ctx.settings.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        ctx.settings
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
     };
     // Fail fast with a clear message when the CRD is missing or RBAC forbids listing.
-    api.list(&kube::api::ListParams::default().limit(1)).await.map_err(|e| {
-        anyhow::anyhow!("cannot list RecommenderModels ({e}); is the CRD installed (kubectl apply -f crds/) and may the operator list them?")
-    })?;
+    for api in &apis {
+        api.list(&kube::api::ListParams::default().limit(1)).await.map_err(|e| {
+            anyhow::anyhow!("cannot list RecommenderModels ({e}); is the CRD installed (kubectl apply -f crds/) and may the operator list them in every watched namespace?")
+        })?;
+    }
     ctx.metrics.set_ready(true);
 
-    let writer = reflector::store::Writer::default();
+    let writers: Vec<_> = apis
+        .iter()
+        .map(|_| reflector::store::Writer::default())
+        .collect();
+    let _ = ctx.objects.set(
+        writers
+            .iter()
+            .map(reflector::store::Writer::as_reader)
+            .collect(),
+    );
+    let permits = Arc::new(Semaphore::new(usize::from(ctx.settings.concurrency)));
+    info!(namespaces = ?ctx.settings.namespaces, concurrency = ctx.settings.concurrency, "controller started");
+    let watches = apis.into_iter().zip(writers).map(|(api, writer)| {
+        watch(
+            api,
+            writer,
+            ctx.clone(),
+            reloads.subscribe(),
+            permits.clone(),
+        )
+    });
+    futures::future::join_all(watches).await;
+    info!("controller stopped");
+    Ok(())
+}
+
+/// One watch and its reconcile loop.
+async fn watch(
+    api: Api<CachedModel>,
+    writer: reflector::store::Writer<CachedModel>,
+    ctx: Arc<Context>,
+    reloads: broadcast::Receiver<()>,
+    permits: Arc<Semaphore>,
+) {
     let reader = writer.as_reader();
-    let _ = ctx.objects.set(reader.clone());
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .inspect_ok({
@@ -101,15 +144,23 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
         .applied_objects()
         .predicate_filter(relevant_change, PredicateConfig::default());
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
-    info!(namespace = ?ctx.settings.namespace, concurrency = ctx.settings.concurrency, "controller started");
     Controller::for_stream_with(stream, reader, ())
         .with_config(config)
+        // A missed reload (lagged) still means "reconcile everything"; a closed channel, never again.
+        .reconcile_all_on(futures::stream::unfold(reloads, |mut rx| async move {
+            match rx.recv().await {
+                Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => Some(((), rx)),
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        }))
         .shutdown_on_signal()
         .run(
             move |model, ctx: Arc<Context>| {
                 let key = ObjectRef::from_obj(&*model);
                 let span = info_span!("reconcile", object = %key, reason = field::Empty);
+                let permits = permits.clone();
                 async move {
+                    let _permit = permits.acquire().await;
                     let result = reconcile(model, ctx.clone()).await;
                     match &result {
                         Ok(_) => {
@@ -125,7 +176,7 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
                 .instrument(span)
             },
             error_policy,
-            ctx.clone(),
+            ctx,
         )
         .for_each(|result| {
             match result {
@@ -135,8 +186,6 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
             futures::future::ready(())
         })
         .await;
-    info!("controller stopped");
-    Ok(())
 }
 
 #[cfg(test)]

@@ -93,9 +93,10 @@ async fn apply(
     let fresh = ctx.create_once.prepare(&mut model, &uid, has_id);
 
     let claims = claims_except(ctx.objects.get(), &uid);
+    let tenancy = ctx.settings.tenancy.current();
     let guards = Guards {
         claims: &claims,
-        roles: &ctx.settings.allowed_roles,
+        tenancy: &tenancy,
         account: &ctx.account,
     };
     let outcome = sync(&model, ctx.pinpoint.as_ref(), Timestamp::now(), &guards).await;

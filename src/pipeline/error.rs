@@ -46,6 +46,8 @@ pub enum Error {
     #[error("{0}")]
     RoleNotAllowed(String),
     #[error("{0}")]
+    AdoptionNotAllowed(String),
+    #[error("{0}")]
     ConfigurationInUse(String),
     #[error("{0}")]
     ConfigurationNotFound(String),
@@ -105,7 +107,10 @@ impl Error {
     pub fn waits_for_change(&self) -> bool {
         matches!(
             self,
-            Error::InvalidSpec(_) | Error::RoleNotAllowed(_) | Error::Unreadable(_)
+            Error::InvalidSpec(_)
+                | Error::RoleNotAllowed(_)
+                | Error::AdoptionNotAllowed(_)
+                | Error::Unreadable(_)
         )
     }
 }

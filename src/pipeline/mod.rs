@@ -28,7 +28,7 @@ use crate::{
             set_conditions,
         },
         desired::{RecommenderConfig, desired_configuration, differences},
-        tenancy::RolePolicy,
+        tenancy::Tenancy,
         validation::validate,
     },
     pipeline::{
@@ -58,7 +58,7 @@ pub async fn sync_unguarded(
 ) -> Outcome {
     let guards = Guards {
         claims: &|_| None,
-        roles: &RolePolicy::default(),
+        tenancy: &Tenancy::default(),
         account: &AccountServices::unconfigured(),
     };
     sync(model, pinpoint, now, &guards).await
@@ -69,7 +69,7 @@ pub async fn sync_unguarded(
 /// whose campaign, function and role are checked (and where roles are created).
 pub struct Guards<'a> {
     pub claims: Claims<'a>,
-    pub roles: &'a RolePolicy,
+    pub tenancy: &'a Tenancy,
     pub account: &'a AccountServices,
 }
 
@@ -237,7 +237,7 @@ async fn publish(
             let expected =
                 role::expected_arn(&spec.campaign_arn, &aws.settings.role_path, &create.name);
             // Asked before the role is made, so a namespace cannot make roles it may not use.
-            allowed(guards.roles, &namespace, &expected)?;
+            allowed(guards.tenancy, &namespace, &expected)?;
             // Made or checked on an earlier pass of this generation: IAM is not asked again.
             let known = status.role_arn.clone().filter(|arn| {
                 known_generation == model.metadata.generation
@@ -268,7 +268,7 @@ async fn publish(
         (None, None) => return Err(Error::InvalidSpec(status.validation_errors.clone())),
     };
     let role_arn = role_arn.as_str();
-    allowed(guards.roles, &namespace, role_arn)?;
+    allowed(guards.tenancy, &namespace, role_arn)?;
     let claims = guards.claims;
     // Validation guarantees a campaign ARN with a Region.
     let region = region_of(&spec.campaign_arn).unwrap_or_default().to_owned();
@@ -297,15 +297,26 @@ async fn publish(
                 "configuration {id} is managed by {owner}; two models cannot manage one configuration"
             )));
         }
+        if !guards.tenancy.allows_adoption(&namespace, id) {
+            return Err(Error::AdoptionNotAllowed(format!(
+                "namespace {namespace} may not adopt configuration {id}: the operator's tenancy settings (adoption) do not list it for this namespace; nothing was changed in Pinpoint"
+            )));
+        }
         // Read fresh: a list up to half a resync old may still hold one deleted since.
-        if pinpoint.get_fresh(&region, id).await?.is_none() {
+        let Some(found) = pinpoint.get_fresh(&region, id).await? else {
             return Err(Error::ConfigurationNotFound(format!(
                 "the annotation {ADOPT_CONFIGURATION_ID} names configuration {id}, which does not exist in {region}"
             )));
-        }
+        };
+        // Whose configuration it was: what a team reviewing the event needs to recognise it.
         notes.push(Note::normal(
             "Adopted",
-            format!("took over configuration {id}"),
+            format!(
+                "took over configuration {id} ({:?}, created {}); deletionPolicy {:?} applies to it from now on",
+                found.config.name,
+                found.creation_date,
+                spec.deletion_policy
+            ),
         ));
         status.configuration_id = Some(id.clone());
         status.region = Some(region.clone());
@@ -371,12 +382,12 @@ async fn publish(
 }
 
 /// The error for an `--allowed-roles` rule that does not let the namespace use the role.
-fn allowed(roles: &RolePolicy, namespace: &str, role_arn: &str) -> Result<(), Error> {
-    if roles.allows(namespace, role_arn) {
+fn allowed(tenancy: &Tenancy, namespace: &str, role_arn: &str) -> Result<(), Error> {
+    if tenancy.allows_role(namespace, role_arn) {
         Ok(())
     } else {
         Err(Error::RoleNotAllowed(format!(
-            "namespace {namespace} may not use role {role_arn}: the operator's --allowed-roles rules do not match it"
+            "namespace {namespace} may not use role {role_arn}: the operator's tenancy settings (allowedRoles) do not match it"
         )))
     }
 }

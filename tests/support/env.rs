@@ -110,6 +110,10 @@ impl TestEnv {
         if !extra.iter().any(|a| a.starts_with("--resync")) {
             args.push("--resync=10m".into());
         }
+        // Plain HTTP, read by the tests without a token; tests of the secure endpoint set it.
+        if !extra.iter().any(|a| a.starts_with("--metrics-secure")) {
+            args.push("--metrics-secure=false".into());
+        }
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         Process::start(
             "recommender-operator",

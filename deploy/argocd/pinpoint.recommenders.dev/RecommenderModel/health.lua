@@ -18,6 +18,7 @@ local terminal = {
   QuotaExceeded = true,
   ConfigurationInUse = true,
   RoleNotAllowed = true,
+  AdoptionNotAllowed = true,
   ConfigurationNotFound = true,
 }
 
