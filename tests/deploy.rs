@@ -327,15 +327,15 @@ fn watch_namespace_install_is_namespace_scoped() {
         &["--set", "crds.install=false,watchNamespace=team-a"],
     );
     let selector = "app.kubernetes.io/instance=team-a-operator";
-    let cluster_wide = plane.kubectl_ok(&[
-        "get",
-        "clusterroles,clusterrolebindings",
-        "-l",
-        selector,
-        "-o",
-        "name",
-    ]);
-    assert_eq!(cluster_wide.trim(), "", "nothing cluster-wide");
+    // Cluster-wide, the ServiceAccount is bound only to the token and access reviews of secure
+    // metrics, which cannot be namespaced; its rights on models are asked below.
+    let cluster_wide =
+        plane.kubectl_ok(&["get", "clusterrolebindings", "-l", selector, "-o", "name"]);
+    assert_eq!(
+        cluster_wide.trim(),
+        "clusterrolebinding.rbac.authorization.k8s.io/team-a-operator-recommender-operator-metrics-auth",
+        "nothing else cluster-wide"
+    );
     let roles = plane.kubectl_ok(&[
         "get",
         "roles,rolebindings",

@@ -340,6 +340,57 @@ impl ControlPlane {
             "--timeout=60s",
         ]);
     }
+
+    /// What the kubelet would mount for the one container of the pod spec `pod` in `namespace`,
+    /// done on the host: each ConfigMap volume's keys written as files into a directory of its
+    /// own under the test directory. Returns `args` with each mount path replaced by that
+    /// directory; fails on any other kind of volume, which a test would have to provide itself.
+    pub fn mount_config_maps(&self, namespace: &str, pod: &Value, args: &[String]) -> Vec<String> {
+        let mounts = pod["containers"][0]["volumeMounts"].as_array().cloned();
+        let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
+        let mut args = args.to_vec();
+        for mount in mounts.unwrap_or_default() {
+            let volume = volumes
+                .iter()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap_or_else(|| panic!("no volume for the mount {mount}"));
+            let Some(name) = volume["configMap"]["name"].as_str() else {
+                panic!("the test can only mount ConfigMap volumes: {volume}");
+            };
+            let dir = self.dir.join(format!("{namespace}-{name}"));
+            std::fs::create_dir_all(&dir).expect("create the mount directory");
+            let map = self.get_json(&["configmap", name, "-n", namespace]);
+            for (key, value) in map["data"].as_object().into_iter().flatten() {
+                let value = value.as_str().expect("ConfigMap data are strings");
+                std::fs::write(dir.join(key), value).expect("write a mounted file");
+            }
+            let path = mount["mountPath"].as_str().expect("mountPath");
+            for arg in &mut args {
+                *arg = arg.replace(path, &dir.display().to_string());
+            }
+        }
+        args
+    }
+
+    /// kube-controller-manager running only `controllers` (such as
+    /// `clusterrole-aggregation-controller`) against this control plane as the admin, without
+    /// leader election or a serving port: what a test needs of it and no more. Stopped when the
+    /// returned process is dropped.
+    pub fn start_controller_manager(&self, controllers: &[&str]) -> Process {
+        let name = "kube-controller-manager";
+        Process::start(
+            name,
+            &tool(name),
+            &[
+                format!("--kubeconfig={}", self.kubeconfig.display()),
+                format!("--controllers={}", controllers.join(",")),
+                "--leader-elect=false".into(),
+                "--secure-port=0".into(),
+            ],
+            &[],
+            self.dir.join(format!("{name}.log")),
+        )
+    }
 }
 
 const TEST_DIR_PREFIX: &str = "recommender-operator-test-";

@@ -195,22 +195,21 @@ impl Release {
 
     /// The one ServiceAccount the release created.
     pub fn service_account(&self) -> String {
-        let list = self.plane.get_json(&[
+        let selector = format!("app.kubernetes.io/instance={}", self.name);
+        let list = self.plane.kubectl_ok(&[
+            "get",
             "serviceaccounts",
             "-n",
             &self.namespace,
             "-l",
-            &format!("app.kubernetes.io/instance={}", self.name),
+            &selector,
+            "-o",
+            "name",
         ]);
-        let names: Vec<&str> = list["items"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i["metadata"]["name"].as_str())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let names: Vec<&str> = list
+            .lines()
+            .filter_map(|l| l.strip_prefix("serviceaccount/"))
+            .collect();
         assert_eq!(
             names.len(),
             1,
@@ -222,31 +221,26 @@ impl Release {
 
     /// `system:serviceaccount:NAMESPACE:NAME` of the release's ServiceAccount.
     pub fn subject(&self) -> String {
-        format!(
-            "system:serviceaccount:{}:{}",
-            self.namespace,
-            self.service_account()
-        )
+        let sa = self.service_account();
+        format!("system:serviceaccount:{}:{sa}", self.namespace)
     }
 
-    /// The one container of the Deployment the release installed.
-    fn container(&self) -> Value {
-        let list = self.plane.get_json(&[
-            "deployments",
-            "-n",
-            &self.namespace,
-            "-l",
-            &format!("app.kubernetes.io/instance={}", self.name),
-        ]);
+    /// The pod spec of the one Deployment the release installed, which has one container.
+    pub fn pod(&self) -> Value {
+        let selector = format!("app.kubernetes.io/instance={}", self.name);
+        let list = self
+            .plane
+            .get_json(&["deployments", "-n", &self.namespace, "-l", &selector]);
         let items = list["items"].as_array().cloned().unwrap_or_default();
         assert_eq!(items.len(), 1, "one Deployment per release: {list:#}");
-        let containers = &items[0]["spec"]["template"]["spec"]["containers"];
-        assert_eq!(
-            containers.as_array().map(Vec::len),
-            Some(1),
-            "one container: {containers:#}"
-        );
-        containers[0].clone()
+        let pod = items[0]["spec"]["template"]["spec"].clone();
+        let containers = pod["containers"].as_array().map(Vec::len);
+        assert_eq!(containers, Some(1), "one container: {pod:#}");
+        pod
+    }
+
+    fn container(&self) -> Value {
+        self.pod()["containers"][0].clone()
     }
 
     /// The container's arguments.
@@ -485,7 +479,8 @@ pub fn start_operator(
         Some("run"),
         "{chart_args:?}"
     );
-    let mut args = chart_args.to_vec();
+    // The chart's ConfigMap volumes (the tenancy file), where the kubelet would have put them.
+    let mut args = plane.mount_config_maps(&release.namespace, &release.pod(), &chart_args);
     args.extend([
         format!("--aws-endpoint-url={emulator_url}"),
         "--metrics-addr=127.0.0.1:0".into(),

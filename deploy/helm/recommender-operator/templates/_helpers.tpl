@@ -44,3 +44,40 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "recommender-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
+
+{{/*
+The watched namespaces as a JSON list (use with fromJsonArray): watchNamespaces, or the older
+watchNamespace as a one-element list. Empty: all namespaces.
+*/}}
+{{- define "recommender-operator.watchNamespaces" -}}
+{{- if and .Values.watchNamespaces .Values.watchNamespace }}
+{{- fail "set watchNamespaces or the older watchNamespace, not both" }}
+{{- end }}
+{{- if .Values.watchNamespaces }}
+{{- .Values.watchNamespaces | toJson }}
+{{- else if .Values.watchNamespace }}
+{{- list .Values.watchNamespace | toJson }}
+{{- else }}
+{{- list | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+The mounted tenancy file and the metrics certificate directory: one place for the paths the
+Deployment mounts and passes to the operator.
+*/}}
+{{- define "recommender-operator.tenancyDir" -}}/etc/recommender-operator/tenancy{{- end }}
+{{- define "recommender-operator.metricsCertDir" -}}/etc/recommender-operator/metrics-certs{{- end }}
+
+{{/*
+runAsUser and runAsGroup from .Values.securityContext, each only when set (int64: a number from a
+values file arrives as a float, which would print as 1.00068e+09).
+*/}}
+{{- define "recommender-operator.ids" -}}
+{{- if not (kindIs "invalid" .runAsUser) }}
+runAsUser: {{ .runAsUser | int64 }}
+{{- end }}
+{{- if not (kindIs "invalid" .runAsGroup) }}
+runAsGroup: {{ .runAsGroup | int64 }}
+{{- end }}
+{{- end }}
