@@ -30,7 +30,8 @@ RUN find src -type f -exec touch {} + \
 
 # distroless/cc: glibc, libgcc and CA certificates, the runtime a dynamically linked Rust binary
 # needs, and nothing else: no shell or package manager to exploit. The :nonroot tag runs as
-# 65532:65532, the user the Helm chart's securityContext requires.
+# 65532:65532. The chart fixes no UID: USER below is numeric, so runAsNonRoot holds as it is, and
+# OpenShift's restricted-v2 runs the pod under a UID of its own choosing.
 FROM gcr.io/distroless/cc-debian12:nonroot
 LABEL org.opencontainers.image.title="recommender-operator" \
       org.opencontainers.image.description="Kubernetes operator for Amazon Pinpoint recommender models" \

@@ -6,14 +6,14 @@ use k8s_openapi::jiff::Timestamp;
 use tracing::warn;
 
 use crate::{
-    api::{CREATE_REQUESTED_AT, DeletionPolicy, RecommenderModel},
+    api::{DeletionPolicy, RecommenderModel},
     aws::pinpoint::Pinpoint,
     domain::arn::region_of,
     pipeline::{
         error::{Error, Note},
         role,
         services::AccountServices,
-        unrecorded::{Claims, find_unrecorded},
+        unrecorded::{Claims, create_requested_at, find_unrecorded},
     },
 };
 
@@ -101,11 +101,7 @@ impl Leftovers {
             let region = text(status, "/region").or_else(|| spec_region.clone())?;
             Some((region, id))
         });
-        let since = metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(CREATE_REQUESTED_AT))
-            .and_then(|t| t.parse::<Timestamp>().ok())
+        let since = create_requested_at(metadata)
             .or_else(|| metadata.creation_timestamp.as_ref().map(|t| t.0));
         let unrecorded = match (spec_region, since) {
             (Some(region), Some(since)) if recorded.as_ref().is_none_or(|(r, _)| *r != region) => {

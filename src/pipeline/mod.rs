@@ -13,10 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use crate::{
-    api::{
-        ADOPT_CONFIGURATION_ID, CREATE_REQUESTED_AT, DeletionPolicy, RecommenderModel,
-        RecommenderModelStatus,
-    },
+    api::{ADOPT_CONFIGURATION_ID, DeletionPolicy, RecommenderModel, RecommenderModelStatus},
     aws::{
         AwsErrorKind,
         pinpoint::{Pinpoint, Published},
@@ -36,7 +33,7 @@ use crate::{
         deletion::delete_role_note,
         error::{Error, Note},
         services::AccountServices,
-        unrecorded::{Claims, create_once},
+        unrecorded::{Claims, create_once, create_requested_at},
     },
 };
 
@@ -351,10 +348,7 @@ async fn publish(
         },
         None => {
             check_account(model, guards, status).await?;
-            let since = model
-                .annotations()
-                .get(CREATE_REQUESTED_AT)
-                .and_then(|t| t.parse::<Timestamp>().ok())
+            let since = create_requested_at(&model.metadata)
                 // The Create of a move cut in half (old deleted, new never recorded) may have
                 // happened too: the status still names the old Region.
                 .or_else(|| {

@@ -3,9 +3,10 @@
 //! Pinpoint has no client token. The Kubernetes side of the protocol (the marker, the objects a
 //! process saw arrive) is `controller::create_once`.
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::ObjectMeta, jiff::Timestamp};
 
 use crate::{
+    api::CREATE_REQUESTED_AT,
     aws::pinpoint::{Pinpoint, Published},
     domain::desired::RecommenderConfig,
     pipeline::error::Error,
@@ -16,6 +17,23 @@ pub type Claims<'a> = &'a (dyn Fn(&str) -> Option<String> + std::marker::Sync);
 
 /// How far Pinpoint's clock may be behind ours when matching an unrecorded Create by time.
 const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Since when an object's first Create may have been sent: its create marker, never earlier than
+/// the object itself. The marker is an annotation the object's author can write too; without the
+/// floor, a back-dated marker would make the look-up take over (and, on deletion, delete) a
+/// configuration of the same name that another team made before the object existed.
+pub fn create_requested_at(metadata: &ObjectMeta) -> Option<Timestamp> {
+    let marker = metadata
+        .annotations
+        .as_ref()?
+        .get(CREATE_REQUESTED_AT)?
+        .parse::<Timestamp>()
+        .ok()?;
+    Some(match &metadata.creation_timestamp {
+        Some(created) => marker.max(created.0),
+        None => marker,
+    })
+}
 
 /// Creates the configuration, unless an earlier attempt already did. Create is not idempotent
 /// (Pinpoint has no client token), so when a Create may have been sent before without its result
@@ -90,5 +108,35 @@ fn failpoint(name: &str) {
     if ARMED.as_deref() == Some(name) {
         eprintln!("failpoint {name}: aborting");
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+
+    fn meta(marker: &str, created: &str) -> ObjectMeta {
+        ObjectMeta {
+            annotations: Some([(CREATE_REQUESTED_AT.to_owned(), marker.to_owned())].into()),
+            creation_timestamp: Some(Time(created.parse().expect("a time"))),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn a_back_dated_marker_never_reaches_before_the_object() {
+        let created = "2026-12-02T10:00:00Z";
+        assert_eq!(
+            create_requested_at(&meta("2020-01-01T00:00:00Z", created)),
+            created.parse().ok()
+        );
+        let later = "2026-12-02T10:00:00.250Z";
+        assert_eq!(
+            create_requested_at(&meta(later, created)),
+            later.parse().ok()
+        );
+        assert_eq!(create_requested_at(&ObjectMeta::default()), None);
     }
 }
