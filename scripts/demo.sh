@@ -126,7 +126,8 @@ up() {
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
     start operator "$target/debug/recommender-operator" run \
     --aws-endpoint-url "http://127.0.0.1:$EMULATOR_PORT" \
-    --metrics-addr 127.0.0.1:18080 --metrics-secure=false --probe-addr 127.0.0.1:18081
+    --metrics-bind-address 127.0.0.1:18080 --metrics-secure=false \
+    --health-probe-bind-address 127.0.0.1:18081
   wait_for "the operator" 60 grep -q "controller started" "$DEMO_DIR/operator.log"
 
   say "applying examples/ in namespace $NAMESPACE"

@@ -11,7 +11,7 @@ use recommender_operator::{
         pinpoint::{Metered, RateLimited, SdkPinpoint},
     },
     cli::{
-        AwsArgs,
+        AwsArgs, bind_address,
         import::{ImportArgs, import},
         plan::{PlanArgs, plan},
         role_path, validate as files,
@@ -52,50 +52,65 @@ enum Command {
     Plan(PlanArgs),
 }
 
+/// Every flag can also be set through the environment variable named in its help; a flag given
+/// twice (the chart's `extraArgs` after its own) takes the last value, as Go's flags do.
 #[derive(clap::Args)]
+#[command(args_override_self = true)]
 struct RunArgs {
     #[command(flatten)]
     aws: AwsArgs,
     /// Check the campaign, the Lambda function and the role before publishing (false: for
     /// accounts where the operator may not read Personalize, Lambda or IAM).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "PREPUBLISH_CHECKS")]
     prepublish_checks: bool,
     /// IAM path of the roles the operator creates (spec.role.create), such as /pinpoint/.
     /// The operator's IAM permissions (deploy/iam/) allow writes under this path only.
-    #[arg(long, default_value = "/recommender-operator/", value_parser = role_path)]
+    #[arg(long, default_value = "/recommender-operator/", value_parser = role_path, env = "ROLE_PATH")]
     role_path: String,
     /// Managed policy ARN set as the permissions boundary of the roles the operator creates.
-    #[arg(long)]
+    #[arg(long, env = "ROLE_PERMISSIONS_BOUNDARY")]
     role_permissions_boundary: Option<String>,
     /// Watch only these namespaces, comma-separated (default: all).
     #[arg(long, env = "WATCH_NAMESPACE", value_delimiter = ',')]
     namespace: Vec<String>,
     /// How many models are reconciled at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, env = "CONCURRENCY")]
     concurrency: u16,
     /// How often a published configuration is re-read from Pinpoint (e.g. 10m, 1h).
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, env = "RESYNC")]
     resync: Duration,
-    /// Address for /metrics.
-    #[arg(long, default_value = "0.0.0.0:8080")]
-    metrics_addr: SocketAddr,
+    /// Address for /metrics; `:8080` means every interface.
+    #[arg(
+        long,
+        alias = "metrics-addr",
+        default_value = "0.0.0.0:8080",
+        value_parser = bind_address,
+        env = "METRICS_BIND_ADDRESS"
+    )]
+    metrics_bind_address: SocketAddr,
     /// Serve /metrics over HTTPS and let only callers whose bearer token may `get` the
     /// non-resource URL /metrics read it (TokenReview, SubjectAccessReview). false: plain HTTP
     /// for anyone, for local use.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "METRICS_SECURE")]
     metrics_secure: bool,
     /// Directory of the metrics certificate (default: a self-signed one made at start).
-    #[arg(long)]
+    #[arg(long, env = "METRICS_CERT_PATH")]
     metrics_cert_path: Option<std::path::PathBuf>,
     /// File name of the certificate in --metrics-cert-path.
-    #[arg(long, default_value = "tls.crt")]
+    #[arg(long, default_value = "tls.crt", env = "METRICS_CERT_NAME")]
     metrics_cert_name: String,
     /// File name of the key in --metrics-cert-path.
-    #[arg(long, default_value = "tls.key")]
+    #[arg(long, default_value = "tls.key", env = "METRICS_CERT_KEY")]
     metrics_cert_key: String,
-    /// Address for /healthz and /readyz.
-    #[arg(long, default_value = "0.0.0.0:8081")]
-    probe_addr: SocketAddr,
+    /// Address for /healthz and /readyz; `:8081` means every interface.
+    #[arg(
+        long,
+        alias = "probe-addr",
+        default_value = "0.0.0.0:8081",
+        value_parser = bind_address,
+        env = "HEALTH_PROBE_BIND_ADDRESS"
+    )]
+    health_probe_bind_address: SocketAddr,
     /// Elect a leader through a Lease, so that only one of several replicas reconciles.
     #[arg(long, env = "LEADER_ELECT")]
     leader_elect: bool,
@@ -104,27 +119,41 @@ struct RunArgs {
     #[arg(long, env = "POD_NAMESPACE")]
     leader_election_namespace: Option<String>,
     /// Name of the leader-election Lease.
-    #[arg(long, default_value = "recommender-operator")]
+    #[arg(
+        long,
+        default_value = "recommender-operator",
+        env = "LEADER_ELECTION_LEASE"
+    )]
     leader_election_lease: String,
     /// How long a leader's lease lasts without renewal (e.g. 15s).
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, env = "LEASE_DURATION")]
     lease_duration: Duration,
     /// Limit the IAM roles a namespace may use: NAMESPACE=ROLE_ARN_PATTERN, repeatable (`*` for
     /// all namespaces; `*` in a pattern matches anything). Without rules, every role is allowed.
-    /// The tenancy file says the same and more.
-    #[arg(long = "allowed-roles", value_name = "NAMESPACE=PATTERN")]
+    /// The tenancy file says the same and more. ALLOWED_ROLES holds one rule (a role name may
+    /// contain commas, so there is no separator); more need the flag or the tenancy file.
+    #[arg(
+        long = "allowed-roles",
+        value_name = "NAMESPACE=PATTERN",
+        env = "ALLOWED_ROLES"
+    )]
     allowed_roles: Vec<RoleRule>,
     /// The tenancy settings: which roles each namespace may use and which configurations it may
     /// adopt (YAML; see the README's "Sharing one operator"). Reloaded when it changes.
     #[arg(long, env = "TENANCY_CONFIG", conflicts_with = "allowed_roles")]
     tenancy_config: Option<std::path::PathBuf>,
     /// Pinpoint calls per second, across all models (client-side rate limit).
-    #[arg(long, default_value = "50")]
+    #[arg(long, default_value = "50", env = "PINPOINT_RATE")]
     pinpoint_rate: std::num::NonZeroU32,
     /// Pinpoint calls allowed in a burst above the rate.
-    #[arg(long, default_value = "100")]
+    #[arg(long, default_value = "100", env = "PINPOINT_BURST")]
     pinpoint_burst: std::num::NonZeroU32,
-    /// Log format.
+    /// Log level: debug, info, warn, error, or a RUST_LOG-style filter such as
+    /// `info,recommender_operator=debug`. RUST_LOG, when set, wins over this flag.
+    #[arg(long, default_value = "info", value_parser = telemetry::log_filter, env = "LOG_LEVEL")]
+    zap_log_level: String,
+    /// Log format: json writes one object per line with ts, level, logger, msg and the fields at
+    /// the top level, as controller-runtime's zap logger does.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LOG_FORMAT")]
     log_format: LogFormat,
 }
@@ -144,7 +173,7 @@ fn main() -> ExitCode {
         },
         Command::Validate { files } => validate(&files),
         Command::Run(args) => {
-            telemetry::init_logging(args.log_format);
+            telemetry::init_logging(args.log_format, &args.zap_log_level);
             block_on(async move {
                 run(*args).await.map_err(|e| tracing::error!("{e:#}"))?;
                 Ok(ExitCode::SUCCESS)
@@ -251,8 +280,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         http::MetricsSecurity::Plain
     };
     let server = tokio::spawn(http::serve(
-        args.metrics_addr,
-        args.probe_addr,
+        args.metrics_bind_address,
+        args.health_probe_bind_address,
         metrics.clone(),
         security,
     ));
@@ -323,5 +352,67 @@ fn validate(paths: &[String]) -> ExitCode {
         (true, _) => ExitCode::from(2),
         (false, true) => ExitCode::from(1),
         (false, false) => ExitCode::SUCCESS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["recommender-operator", "run"].iter().chain(args))?;
+        match cli.command {
+            Command::Run(args) => Ok(*args),
+            _ => unreachable!("the run command"),
+        }
+    }
+
+    #[test]
+    fn old_flag_names_still_work() {
+        let args = run_args(&["--metrics-addr=127.0.0.1:9090", "--probe-addr", ":9091"])
+            .expect("the old names parse");
+        assert_eq!(
+            args.metrics_bind_address,
+            "127.0.0.1:9090".parse().expect("an address")
+        );
+        assert_eq!(
+            args.health_probe_bind_address,
+            "0.0.0.0:9091".parse().expect("an address")
+        );
+    }
+
+    /// The chart's extraArgs come after its own arguments and must be able to change them.
+    #[test]
+    fn a_repeated_flag_takes_the_last_value_and_lists_still_add_up() {
+        let args = run_args(&[
+            "--concurrency=8",
+            "--leader-elect",
+            "--metrics-bind-address=:8080",
+            "--namespace=a",
+            "--allowed-roles=a=*",
+            "--concurrency=2",
+            "--leader-elect",
+            "--metrics-addr=127.0.0.1:0",
+            "--namespace=b,c",
+            "--allowed-roles=b=*",
+        ])
+        .expect("repeats parse");
+        assert_eq!(args.concurrency, 2);
+        assert!(args.leader_elect);
+        assert_eq!(
+            args.metrics_bind_address,
+            "127.0.0.1:0".parse().expect("an address")
+        );
+        assert_eq!(args.namespace, ["a", "b", "c"]);
+        assert_eq!(args.allowed_roles.len(), 2);
+    }
+
+    #[test]
+    fn log_level_takes_levels_and_filters_and_rejects_typos() {
+        assert_eq!(run_args(&[]).expect("defaults").zap_log_level, "info");
+        let args =
+            run_args(&["--zap-log-level=info,recommender_operator=debug"]).expect("a filter");
+        assert_eq!(args.zap_log_level, "info,recommender_operator=debug");
+        assert!(run_args(&["--zap-log-level=warning"]).is_err());
     }
 }

@@ -1,9 +1,10 @@
 //! Logs and metrics. Metric names follow controller-runtime's, so existing operator dashboards
 //! work unchanged.
 
+mod logs;
+
 use std::{
     collections::HashMap,
-    io::IsTerminal,
     sync::{
         Mutex,
         atomic::{AtomicBool, Ordering},
@@ -17,7 +18,6 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-use tracing_subscriber::{EnvFilter, prelude::*};
 
 use crate::{
     api::{RecommenderModel, RecommenderModelStatus},
@@ -25,39 +25,9 @@ use crate::{
     lock::lock,
 };
 
+pub use self::logs::{LogFormat, ZapJson, init_logging, log_filter};
+
 const CONTROLLER: &str = "recommendermodel";
-
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Logs to stderr at the level `RUST_LOG` asks for (default `info`).
-pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-    };
-    // A second init (tests) keeps the first subscriber.
-    let _ = result;
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ControllerLabels {

@@ -268,21 +268,42 @@ fn logs_are_json_and_never_hold_credentials(log: &str, token: &str, model: &Valu
     let malformed = malformed_json_log_lines(log);
     assert!(
         malformed.is_empty(),
-        "log lines that are not JSON objects with a level and fields:\n{}",
+        "log lines that are not flat JSON objects with level, ts, logger and msg:\n{}",
         malformed.join("\n")
     );
-    let messages: Vec<String> = log
+    let entries: Vec<Value> = log
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|e| e["fields"]["message"].as_str().map(str::to_owned))
         .collect();
     assert!(
-        messages.iter().any(|m| m == "controller started"),
-        "the messages are in fields.message"
+        entries.iter().any(|e| e["msg"] == "controller started"
+            && e["logger"] == "recommender_operator::controller"),
+        "the messages are in msg, the tracing target in logger"
+    );
+    // Inside a reconcile, every line carries the model and the reconcile's ID, as
+    // controller-runtime's do; the AWS SDK's lines too (they are logged inside it).
+    let in_reconcile: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["reconcileID"].is_string())
+        .collect();
+    assert!(
+        in_reconcile
+            .iter()
+            .all(|e| e["namespace"] == model["metadata"]["namespace"]
+                && e["name"] == model["metadata"]["name"]),
+        "lines of a reconcile without the model's namespace and name:\n{in_reconcile:#?}"
     );
     assert!(
-        log.lines()
-            .any(|l| l.contains("\"level\":\"DEBUG\"") && l.contains("aws_smithy_runtime")),
+        in_reconcile.iter().any(|e| e["logger"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("aws_smithy_runtime"))),
+        "the AWS SDK's lines inside a reconcile carry the reconcile's fields"
+    );
+    assert!(
+        entries.iter().any(|e| e["level"] == "debug"
+            && e["logger"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("aws_smithy_runtime"))),
         "RUST_LOG=debug includes the AWS SDK's debug logs, which the check below covers"
     );
 

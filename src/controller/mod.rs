@@ -157,7 +157,16 @@ async fn watch(
         .run(
             move |model, ctx: Arc<Context>| {
                 let key = ObjectRef::from_obj(&*model);
-                let span = info_span!("reconcile", object = %key, reason = field::Empty);
+                // controller-runtime's reconcile log fields, so log queries written for other
+                // operators work here too.
+                let span = info_span!(
+                    "reconcile",
+                    object = %key,
+                    namespace = key.namespace.as_deref(),
+                    name = %key.name,
+                    reconcileID = %uuid::Uuid::new_v4(),
+                    reason = field::Empty
+                );
                 let permits = permits.clone();
                 async move {
                     let _permit = permits.acquire().await;

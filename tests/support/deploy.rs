@@ -481,10 +481,11 @@ pub fn start_operator(
     );
     // The chart's ConfigMap volumes (the tenancy file), where the kubelet would have put them.
     let mut args = plane.mount_config_maps(&release.namespace, &release.pod(), &chart_args);
+    // After the chart's own bind addresses, which they replace (the last of a repeated flag wins).
     args.extend([
         format!("--aws-endpoint-url={emulator_url}"),
-        "--metrics-addr=127.0.0.1:0".into(),
-        "--probe-addr=127.0.0.1:0".into(),
+        "--metrics-bind-address=127.0.0.1:0".into(),
+        "--health-probe-bind-address=127.0.0.1:0".into(),
     ]);
     let chart_env = release.operator_env();
     let mut envs: Vec<(&str, String)> = chart_env
@@ -531,8 +532,9 @@ pub fn start_operator(
     }
 }
 
-/// Lines of a JSON log that are not what a log collector expects: one JSON object per line with
-/// a string `level` and a `fields` object.
+/// Lines of a JSON log that are not what a log collector expects of controller-runtime's zap
+/// layout: one JSON object per line with a lowercase `level`, an RFC 3339 `ts`, and string
+/// `logger` and `msg`, the fields beside them rather than nested.
 pub fn malformed_json_log_lines(log: &str) -> Vec<String> {
     log.lines()
         .filter(|l| !l.trim().is_empty())
@@ -542,8 +544,15 @@ pub fn malformed_json_log_lines(log: &str) -> Vec<String> {
             };
             let level_ok = entry["level"]
                 .as_str()
-                .is_some_and(|l| ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&l));
-            !(level_ok && entry["fields"].is_object())
+                .is_some_and(|l| ["trace", "debug", "info", "warn", "error"].contains(&l));
+            let ts_ok = entry["ts"]
+                .as_str()
+                .is_some_and(|ts| humantime::parse_rfc3339(ts).is_ok());
+            let strings = ["logger", "msg"].iter().all(|k| entry[k].is_string());
+            let flat = !["fields", "span", "spans", "message"]
+                .iter()
+                .any(|k| entry.get(k).is_some());
+            !(level_ok && ts_ok && strings && flat)
         })
         .map(str::to_owned)
         .collect()

@@ -104,8 +104,8 @@ impl TestEnv {
             "run".to_owned(),
             format!("--namespace={}", self.namespace),
             format!("--aws-endpoint-url={}", self.emulator_url),
-            "--metrics-addr=127.0.0.1:0".into(),
-            "--probe-addr=127.0.0.1:0".into(),
+            "--metrics-bind-address=127.0.0.1:0".into(),
+            "--health-probe-bind-address=127.0.0.1:0".into(),
         ];
         if !extra.iter().any(|a| a.starts_with("--resync")) {
             args.push("--resync=10m".into());
