@@ -556,8 +556,8 @@ impl Bench {
             "run".to_owned(),
             namespace_arg.clone(),
             format!("--aws-endpoint-url={emulator_url}"),
-            "--metrics-addr=127.0.0.1:0".into(),
-            "--probe-addr=127.0.0.1:0".into(),
+            "--metrics-bind-address=127.0.0.1:0".into(),
+            "--health-probe-bind-address=127.0.0.1:0".into(),
             format!("--resync={}s", self.resync.as_secs()),
             format!("--concurrency={}", self.concurrency),
         ];
