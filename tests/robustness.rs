@@ -5,16 +5,10 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{env::TestEnv, table::cases};
+use support::{env::TestEnv, table::named};
 
 fn model(name: &str) -> Value {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "model value, every field set")
-        .expect("table case");
-    let mut object = case.object;
-    object["metadata"]["name"] = json!(name);
-    object
+    named(name, "model value, every field set")
 }
 
 /// The CRD with `spec.recommendationsPerMessage` accepting strings too, as an older, looser

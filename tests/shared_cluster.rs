@@ -13,18 +13,12 @@ use serde_json::{Value, json};
 use support::{
     cluster::{text, wait_until},
     env::TestEnv,
-    table::cases,
+    table::named,
 };
 
 /// A valid model from the validation table, named `name`.
 fn model(name: &str) -> Value {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "model value, every field set")
-        .expect("the table has the case");
-    let mut object = case.object;
-    object["metadata"]["name"] = json!(name);
-    object
+    named(name, "model value, every field set")
 }
 
 fn status_field(object: &Value, field: &str) -> Option<String> {
