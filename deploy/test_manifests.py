@@ -2,14 +2,20 @@
 
 Needs helm and kubectl (scripts/tools.sh builds them into a cache it names with `bin-dir`;
 HELM and KUBECTL override) and PyYAML; a missing tool fails the tests with how to get it.
+The alert rules and the dashboard's queries are checked by a PromQL lexer here (metric names,
+functions, matchers, ranges); promtool is not among the pinned tools yet.
 
     pytest deploy
 """
 
+import functools
+import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 import yaml
@@ -647,3 +653,508 @@ def test_leader_election_off_only_for_a_single_replica():
     assert not [a for a in args if a.startswith(("--leader-elect", "--lease-duration"))]
     result = helm("template", "r", str(CHART), "--set", "leaderElection.enabled=false,replicaCount=2", check=False)
     assert result.returncode != 0 and "needs leaderElection.enabled" in result.stderr
+
+
+# --- Alerts and the dashboard: the metrics they read are the ones the operator exports ---
+
+SRC = REPO / "src"
+# Prometheus' own series, and the kubelet's cAdvisor ones (the container's CPU and memory).
+NOT_THE_OPERATORS = {"up", "container_cpu_usage_seconds_total", "container_memory_working_set_bytes"}
+# What prometheus-client's OpenMetrics text encoder writes for each metric type it registers.
+SUFFIXES = {"Counter": ["_total"], "Gauge": [""], "Histogram": ["_bucket", "_sum", "_count"], "Info": ["_info"]}
+REGISTER = re.compile(r"\.register(_with_unit)?\s*\(")
+
+
+def call_args(text, start):
+    """The top-level, comma-separated arguments of the call whose `(` is at text[start - 1]."""
+    args, depth, current, i = [], 0, "", start
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            end = text.index('"', i + 1)
+            while text[end - 1] == "\\":
+                end = text.index('"', end + 1)
+            current += text[i : end + 1]
+            i = end + 1
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return [a.strip() for a in [*args, current] if a.strip()]
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(current)
+            current = ""
+            i += 1
+            continue
+        current += ch
+        i += 1
+    raise AssertionError(f"unclosed call at {text[start - 40 : start]!r}")
+
+
+def metric_type(text, arg):
+    """The prometheus-client type of a metric argument: named in the expression, else in the
+    `let` that binds its variable, else in the struct field of that name."""
+    kinds = "|".join(SUFFIXES)
+    found = re.search(rf"\b({kinds})\b", arg)
+    if not found:
+        var = re.match(r"[&\s]*(?:self\.)?(\w+)", arg).group(1)
+        found = re.search(rf"\blet\s+(?:mut\s+)?{var}\b[^;]*?\b({kinds})\b", text, re.S) or re.search(
+            rf"\b{var}\s*:\s*[^,;=]*?\b({kinds})\b", text
+        )
+    assert found, f"cannot tell the metric type of {arg!r}"
+    return found.group(1)
+
+
+@functools.cache
+def registered_metrics():
+    """{family name: type} for every metric src/ registers with prometheus-client."""
+    families = {}
+    for path in sorted(SRC.rglob("*.rs")):
+        text = path.read_text()
+        assert "sub_registry_with_prefix" not in text, f"{path}: prefixes are not understood here; teach registered_metrics()"
+        for m in REGISTER.finditer(text):
+            args = call_args(text, m.end())
+            if not args or not args[0].startswith('"'):
+                continue  # some other register()
+            name = args[0].strip('"')
+            if m.group(1):  # register_with_unit(name, help, unit, metric): the unit is appended
+                unit = re.fullmatch(r"Unit::(\w+)(?:\(\s*\"(\w+)\"\s*\))?", args[2])
+                assert unit, f"{path}: unit {args[2]!r}"
+                name += "_" + (unit.group(2) or unit.group(1).lower())
+            families[name] = metric_type(text, args[-1])
+    return families
+
+
+@functools.cache
+def exported_metrics():
+    """Every sample name the operator's /metrics can carry."""
+    return {name + suffix for name, kind in registered_metrics().items() for suffix in SUFFIXES[kind]}
+
+
+def test_registered_metrics_are_read_as_scrapes_see_them():
+    families = registered_metrics()
+    assert families["controller_runtime_reconcile"] == "Counter"
+    assert families["controller_runtime_reconcile_time_seconds"] == "Histogram"
+    assert families["recommender_operator_models"] == "Gauge"
+    # Every metric the end-to-end tests read off a real /metrics is one this parser finds.
+    scraped = set()
+    for path in (REPO / "tests").rglob("*.rs"):
+        scraped |= set(re.findall(r"\b((?:recommender_operator|controller_runtime|leader_election)_\w+)[{ ]", path.read_text()))
+    assert scraped, "the end-to-end tests no longer read any metric by name"
+    assert scraped <= exported_metrics(), scraped - exported_metrics()
+
+
+PROMQL_FUNCTIONS = set(
+    """abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil changes clamp clamp_max
+    clamp_min cos cosh count_over_time day_of_month day_of_week day_of_year days_in_month deg delta deriv exp
+    floor histogram_avg histogram_count histogram_fraction histogram_quantile histogram_stddev histogram_stdvar
+    histogram_sum holt_winters double_exponential_smoothing hour idelta increase irate label_join label_replace
+    last_over_time ln log10 log2 mad_over_time max_over_time min_over_time minute month pi predict_linear
+    present_over_time quantile_over_time rad rate resets round scalar sgn sin sinh sort sort_by_label
+    sort_by_label_desc sort_desc sqrt stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp
+    vector year""".split()
+)
+PROMQL_AGGREGATIONS = set("sum min max avg group stddev stdvar count count_values bottomk topk quantile limitk limit_ratio".split())
+PROMQL_GROUPING = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "atan2", "inf", "nan"}
+PROMQL_TOKEN = re.compile(
+    r"""\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|(?P<number>[0-9][0-9a-zA-Z_.]*)"""
+    r"""|(?P<ident>[a-zA-Z_:][a-zA-Z0-9_:]*)|(?P<var>\$\w+|\$\{\w+\})"""
+    r"""|(?P<op>==|!=|>=|<=|=~|!~|[-+*/%^<>(){}\[\],:@=]))"""
+)
+
+
+def promql_selectors(expr):
+    """[(metric name, label matchers)] of every vector selector in a PromQL expression, after
+    checking what a lexer can: known functions and keywords, balanced brackets, well-formed label
+    matchers and ranges. No substitute for promtool, which is not among the pinned tools yet."""
+    tokens, pos, expr = [], 0, expr.strip()
+    while pos < len(expr):
+        m = PROMQL_TOKEN.match(expr, pos)
+        assert m and m.end() > pos, f"cannot read {expr[pos:]!r} in {expr!r}"
+        tokens.append((m.lastgroup, m.group(m.lastgroup)))
+        pos = m.end()
+    selectors, depth, i = [], 0, 0
+
+    def matchers(i):
+        """Reads `{a="x", b!~"y"}` from tokens[i] (the `{`); returns the text and the next index."""
+        assert tokens[i] == ("op", "{")
+        i += 1
+        out = []
+        while tokens[i] != ("op", "}"):
+            (k1, label), (k2, op), (k3, value) = tokens[i : i + 3]
+            assert k1 == "ident" and op in ("=", "!=", "=~", "!~") and k3 == "string", f"bad matcher in {expr!r}"
+            out.append(f"{label}{op}{value}")
+            i += 3
+            if tokens[i] == ("op", ","):
+                i += 1
+        return out, i + 1
+
+    while i < len(tokens):
+        kind, text = tokens[i]
+        following = tokens[i + 1] if i + 1 < len(tokens) else (None, None)
+        if kind == "ident" and text in PROMQL_GROUPING:
+            i += 1
+            if following == ("op", "("):  # a list of label names
+                i += 1
+                while tokens[i] != ("op", ")"):
+                    assert tokens[i][0] == "ident" or tokens[i] == ("op", ","), f"bad label list in {expr!r}"
+                    i += 1
+                i += 1
+            continue
+        if kind == "ident" and text in PROMQL_AGGREGATIONS and following in (("ident", "by"), ("ident", "without")):
+            pass  # sum by (a) (...): the grouping comes first
+        elif kind == "ident" and following == ("op", "("):
+            assert text in PROMQL_FUNCTIONS | PROMQL_AGGREGATIONS, f"unknown function {text}() in {expr!r}"
+        elif kind == "ident" and text.lower() not in PROMQL_WORDS:
+            i += 1
+            labels = []
+            if i < len(tokens) and tokens[i] == ("op", "{"):
+                labels, i = matchers(i)
+            selectors.append((text, labels))
+            continue
+        elif kind == "op" and text == "{":  # a selector without a name
+            labels, i = matchers(i)
+            selectors.append((None, labels))
+            continue
+        elif kind == "op" and text == "[":  # a range or subquery: durations and variables only
+            i += 1
+            while tokens[i] != ("op", "]"):
+                assert tokens[i][0] in ("number", "var") or tokens[i] == ("op", ":"), f"bad range in {expr!r}"
+                i += 1
+        elif kind == "op" and text == "(":
+            depth += 1
+        elif kind == "op" and text == ")":
+            depth -= 1
+            assert depth >= 0, f"unbalanced ) in {expr!r}"
+        elif kind == "var":
+            raise AssertionError(f"a variable outside a range or string in {expr!r}")
+        i += 1
+    assert depth == 0, f"unbalanced ( in {expr!r}"
+    return selectors
+
+
+def test_promql_reader():
+    assert promql_selectors('sum by (a) (rate(x_total{job="j",o=~"a|b"}[5m])) / ignoring(o) group_left sum(y) > 0.1') == [
+        ("x_total", ['job="j"', 'o=~"a|b"']),
+        ("y", []),
+    ]
+    assert promql_selectors('absent(up{job="j"} == 1) unless on() vector(0) or z offset 5m') == [("up", ['job="j"']), ("z", [])]
+    for bad in ["sum(x", "rat(x[5m])", 'x{job=j}', "x[5 m]", "x $y"]:
+        with pytest.raises(AssertionError):
+            promql_selectors(bad)
+
+
+def check_metrics_exported(expr, required_matchers):
+    """Every metric the expression reads is exported (or Prometheus' or the kubelet's), and every
+    selector of an operator metric carries the matchers that keep other operators' series out."""
+    exported = exported_metrics()
+    selectors = promql_selectors(expr)
+    assert selectors, expr
+    for name, labels in selectors:
+        assert name in exported | NOT_THE_OPERATORS, f"{name} is not a metric the operator exports (src/telemetry.rs): {expr}"
+        if name in exported or name == "up":
+            missing = [m for m in required_matchers if m not in labels]
+            assert not missing, f"{name} lacks {missing} in {expr}"
+
+
+RULE_VALUES = """
+metrics:
+  prometheusRule:
+    enabled: true
+    labels: {release: kube-prometheus-stack}
+    additionalLabels: {team: platform}
+    selector: 'job="recommender-operator",namespace="operators"'
+    runbookUrl: https://wiki.example.com/recommender-operator
+    notReadyFor: 30m
+    quotaExceededFor: 10m
+    quotaWarningModels: 80
+    pinpointErrorRatio: 0.25
+    pinpointErrorsFor: 20m
+    pinpointThrottledRatio: 0.02
+    pinpointThrottledFor: 30m
+    reconcileErrorRatio: 0.3
+    reconcileErrorsFor: 45m
+    downFor: 2m
+    noLeaderFor: 3m
+  grafanaDashboard:
+    enabled: true
+    label: grafana_dashboard
+    labelValue: "true"
+    namespace: monitoring
+    annotations: {grafana_folder: Operators}
+"""
+ALERTS = {
+    "RecommenderOperatorDown",
+    "RecommenderOperatorReplicaDown",
+    "RecommenderOperatorNoLeader",
+    "RecommenderModelsNotReady",
+    "RecommenderModelsQuotaExceeded",
+    "RecommenderModelsNearPinpointQuota",
+    "RecommenderOperatorPinpointErrors",
+    "RecommenderOperatorPinpointThrottled",
+    "RecommenderOperatorReconcileErrors",
+}
+DEFAULT_SELECTOR = [f'job="{RELEASE}-metrics"', f'namespace="{NAMESPACE}"']
+DURATION = re.compile(r"([0-9]+(ms|s|m|h|d|w|y))+")
+
+
+def prometheus_rule(*args):
+    (rule,) = [d for d in render("--set", "metrics.prometheusRule.enabled=true", *args) if d["kind"] == "PrometheusRule"]
+    return rule
+
+
+def alerts(rule):
+    (group,) = rule["spec"]["groups"]
+    return {r["alert"]: r for r in group["rules"]}
+
+
+def test_monitoring_objects_off_by_default():
+    docs = render()
+    assert not [d for d in docs if d["kind"] == "PrometheusRule"]
+    assert not [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+
+
+def test_alert_rules_are_complete_and_read_exported_metrics():
+    rule = prometheus_rule()
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["namespace"] == NAMESPACE
+    rules = alerts(rule)
+    assert set(rules) == ALERTS
+    for name, r in rules.items():
+        assert set(r) == {"alert", "expr", "for", "labels", "annotations"}, name
+        assert DURATION.fullmatch(r["for"]), name
+        assert r["labels"]["severity"] in ("critical", "warning"), name
+        notes = r["annotations"]
+        assert notes["summary"].strip() and notes["description"].strip(), name
+        assert notes["runbook_url"].startswith("https://"), name
+        for text in notes.values():
+            # Prometheus' templates survived Helm; Helm's left nothing behind.
+            assert "<no value>" not in text and "%!" not in text, (name, text)
+            opened = len(re.findall(r"\{\{-? *(?:if|with|range)\b", text))
+            assert opened == len(re.findall(r"\{\{-? *end *-?\}\}", text)), (name, text)
+            assert text.count("{{") == text.count("}}"), (name, text)
+        check_metrics_exported(r["expr"], DEFAULT_SELECTOR)
+    assert rules["RecommenderOperatorDown"]["labels"]["severity"] == "critical"
+    assert rules["RecommenderOperatorNoLeader"]["labels"]["severity"] == "critical"
+    # Each hint names the condition reasons it is about.
+    description = rules["RecommenderModelsNotReady"]["annotations"]["description"]
+    for reason in ["InvalidSpec", "AccessDenied", "Throttled", "QuotaExceeded", "PinpointUnavailable", "RoleNotAllowed"]:
+        assert f'"{reason}"' in description, reason
+    assert "QuotaExceeded" in rules["RecommenderModelsQuotaExceeded"]["annotations"]["description"]
+    assert 'reason="QuotaExceeded"' in rules["RecommenderModelsQuotaExceeded"]["expr"]
+    assert 'outcome="throttled"' in rules["RecommenderOperatorPinpointThrottled"]["expr"]
+
+
+def test_alert_rules_take_their_tunables(tmp_path):
+    rule = [d for d in render(*values_file(tmp_path, RULE_VALUES)) if d["kind"] == "PrometheusRule"][0]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    rules = alerts(rule)
+    selector = ['job="recommender-operator"', 'namespace="operators"']
+    for name, r in rules.items():
+        assert r["labels"]["team"] == "platform", name
+        assert r["annotations"]["runbook_url"] == "https://wiki.example.com/recommender-operator"
+        check_metrics_exported(r["expr"], selector)
+    fors = {name: r["for"] for name, r in rules.items()}
+    assert fors == {
+        "RecommenderOperatorDown": "2m",
+        "RecommenderOperatorReplicaDown": "2m",
+        "RecommenderOperatorNoLeader": "3m",
+        "RecommenderModelsNotReady": "30m",
+        "RecommenderModelsQuotaExceeded": "10m",
+        "RecommenderModelsNearPinpointQuota": "1h",
+        "RecommenderOperatorPinpointErrors": "20m",
+        "RecommenderOperatorPinpointThrottled": "30m",
+        "RecommenderOperatorReconcileErrors": "45m",
+    }
+    assert rules["RecommenderModelsNearPinpointQuota"]["expr"].endswith(">= 80")
+    assert rules["RecommenderOperatorPinpointErrors"]["expr"].endswith("> 0.25")
+    assert rules["RecommenderOperatorPinpointThrottled"]["expr"].endswith("> 0.02")
+    assert rules["RecommenderOperatorReconcileErrors"]["expr"].endswith("> 0.3")
+    # The one alert that can be turned off, and the runbook link.
+    rules = alerts(prometheus_rule("--set", "metrics.prometheusRule.quotaWarningModels=0,metrics.prometheusRule.runbookUrl="))
+    assert set(rules) == ALERTS - {"RecommenderModelsNearPinpointQuota"}
+    assert not [r for r in rules.values() if "runbook_url" in r["annotations"]]
+    # additionalLabels cannot take severity from the alerts.
+    result = helm("template", "r", str(CHART), "--set", "metrics.prometheusRule.additionalLabels.severity=page", check=False)
+    assert result.returncode != 0 and "schema" in result.stderr
+
+
+DASHBOARD = CHART / "files" / "dashboards" / "recommender-operator.json"
+
+
+def dashboard_targets(dashboard):
+    """(panel title, query) of every panel, rows' panels included; Grafana's $__rate_interval
+    read as 5m, so that the query is plain PromQL."""
+    found = []
+
+    def walk(panels):
+        for p in panels:
+            for t in p.get("targets", []):
+                if t.get("expr"):
+                    found.append((p["title"], t["expr"].replace("$__rate_interval", "5m")))
+            walk(p.get("panels", []))
+
+    walk(dashboard["panels"])
+    return found
+
+
+def test_dashboard_config_map_for_the_grafana_sidecar():
+    docs = render(
+        "--set", "metrics.grafanaDashboard.enabled=true",
+        "--set", "metrics.grafanaDashboard.namespace=monitoring",
+        "--set", "metrics.grafanaDashboard.annotations.grafana_folder=Operators",
+    )
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Operators"}
+    assert json.loads(cm["data"]["recommender-operator.json"]) == json.loads(DASHBOARD.read_text())
+
+
+def test_dashboard_reads_exported_metrics():
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["uid"] == "recommender-operator"
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    for name in ("namespace", "job"):
+        (metric, _), *_ = promql_selectors(re.fullmatch(r"label_values\((.*), \w+\)", variables[name]["definition"]).group(1))
+        assert metric in exported_metrics(), name
+    ids = []
+
+    def walk(ps):
+        for p in ps:
+            ids.append(p["id"])
+            if p["type"] != "row":
+                assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
+                assert p["targets"], p["title"]
+            walk(p.get("panels", []))
+
+    walk(dashboard["panels"])
+    assert len(ids) == len(set(ids)), "panel ids are unique"
+    read = set()
+    for title, expr in dashboard_targets(dashboard):
+        check_metrics_exported(expr, ['namespace="$namespace"', 'job="$job"'])
+        read |= {name for name, _ in promql_selectors(expr)}
+    # The panels the dashboard is for: models by reason, reconciles (rate, errors, duration),
+    # Pinpoint calls by operation and outcome, throttling, leader, CPU and memory.
+    assert {
+        "recommender_operator_models",
+        "controller_runtime_reconcile_total",
+        "recommender_operator_reconcile_errors_by_reason_total",
+        "controller_runtime_reconcile_time_seconds_bucket",
+        "recommender_operator_pinpoint_requests_total",
+        "recommender_operator_pinpoint_request_duration_seconds_bucket",
+        "recommender_operator_aws_attempts_total",
+        "leader_election_master_status",
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+    } <= read
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--set", "metrics.prometheusRule.bogus=1"],
+        ["--set", "metrics.prometheusRule.enable=true"],
+        ["--set", "metrics.prometheusRule.notReadyFor=15 minutes"],
+        ["--set", "metrics.prometheusRule.notReadyFor=15"],
+        ["--set", "metrics.prometheusRule.pinpointErrorRatio=2"],
+        ["--set", "metrics.prometheusRule.pinpointThrottledRatio=1"],
+        ["--set", "metrics.prometheusRule.reconcileErrorRatio=0"],
+        ["--set", "metrics.prometheusRule.quotaWarningModels=-1"],
+        ["--set", "metrics.prometheusRule.additionalLabels.team=1"],
+        ["--set-string", "metrics.prometheusRule.selector=job=recommender-operator"],
+        ["--set", "metrics.prometheusRule.runbookUrl=wiki/recommender"],
+        ["--set", "metrics.prometheusRule.labels.release.name=x"],
+        ["--set", "metrics.grafanaDashboard.bogus=1"],
+        ["--set", "metrics.grafanaDashboard.labelValue=true"],
+        ["--set", "metrics.grafanaDashboard.label="],
+        ["--set", "metrics.grafanaDashboard.namespace=Monitoring"],
+        ["--set", "metrics.grafanaDashboard.annotations.grafana_folder.name=x"],
+        ["--set", "metrics.grafanaDashboard.folder=Operators"],
+    ],
+    ids=lambda a: a[-1],
+)
+def test_schema_rejects_monitoring_values(args):
+    result = helm("template", "r", str(CHART), *args, check=False)
+    assert result.returncode != 0
+    assert "schema" in result.stderr
+
+
+def test_monitoring_values_lint_strictly(tmp_path):
+    lint = helm("lint", "--strict", str(CHART), *values_file(tmp_path, RULE_VALUES), check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+# --- The packaged chart and its Artifact Hub metadata ---
+
+ARTIFACTHUB_CHANGE_KINDS = {"added", "changed", "deprecated", "removed", "fixed", "security"}
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package")
+    helm("package", str(CHART), "--destination", str(out))
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    (tgz,) = out.glob("*.tgz")
+    assert tgz.name == f"{chart['name']}-{chart['version']}.tgz"
+    return tgz
+
+
+def test_package_holds_the_chart(package):
+    with tarfile.open(package) as tar:
+        names = set(tar.getnames())
+    root = "recommender-operator/"
+    for path in ["Chart.yaml", "values.yaml", "values.schema.json", "files/recommendermodel.yaml", "files/dashboards/recommender-operator.json"]:
+        assert root + path in names, path
+    templates = {root + "templates/" + p.name for p in (CHART / "templates").iterdir()}
+    assert templates <= names, templates - names
+    assert root + "templates/crd.yaml" in names
+    # Nothing but the chart's own files (.helmignore keeps editor and OS leftovers out).
+    own = {root + str(p.relative_to(CHART)) for p in CHART.rglob("*") if p.is_file()}
+    assert names - {root + ".helmignore"} <= own, names - own
+
+
+def test_package_lints_and_renders(package, tmp_path):
+    lint = helm("lint", "--strict", str(package), check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    kinds = {d["kind"] for d in yaml.safe_load_all(helm("template", RELEASE, str(package), "--namespace", NAMESPACE).stdout) if d}
+    assert {"CustomResourceDefinition", "Deployment", "ServiceAccount"} <= kinds
+    out = helm("template", RELEASE, str(package), "--namespace", NAMESPACE, *values_file(tmp_path, RULE_VALUES)).stdout
+    kinds = {d["kind"] for d in yaml.safe_load_all(out) if d}
+    assert {"PrometheusRule", "ConfigMap"} <= kinds
+    # The package's CRD is the repository's.
+    (crd,) = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "CustomResourceDefinition"]
+    assert crd["spec"] == yaml.safe_load(CRD.read_text())["spec"]
+
+
+def test_artifact_hub_annotations(package):
+    chart = yaml.safe_load(helm("show", "chart", str(package)).stdout)
+    notes = chart["annotations"]
+    crd = yaml.safe_load(CRD.read_text())
+    (listed,) = yaml.safe_load(notes["artifacthub.io/crds"])
+    assert set(listed) == {"kind", "version", "name", "displayName", "description"}
+    assert listed["kind"] == crd["spec"]["names"]["kind"]
+    assert listed["name"] == crd["metadata"]["name"]
+    assert listed["version"] in [v["name"] for v in crd["spec"]["versions"] if v.get("storage")]
+    assert listed["description"].strip()
+    # The example is examples/movie-recs.yaml, so it stays one the operator accepts.
+    (example,) = yaml.safe_load(notes["artifacthub.io/crdsExamples"])
+    assert example == yaml.safe_load((REPO / "examples" / "movie-recs.yaml").read_text())
+    assert example["apiVersion"] == f"{crd['spec']['group']}/{listed['version']}"
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    (image,) = yaml.safe_load(notes["artifacthub.io/images"])
+    assert image["image"] == f"{values['image']['repository']}:{chart['appVersion']}"
+    license = re.search(r'^license\s*=\s*"([^"]+)"', (REPO / "Cargo.toml").read_text(), re.M).group(1)
+    assert notes["artifacthub.io/license"] == license == "Apache-2.0"
+    links = yaml.safe_load(notes["artifacthub.io/links"])
+    assert {link["name"] for link in links} >= {"Source", "Documentation"}
+    assert all(link["url"].startswith("https://") for link in links)
+    changes = yaml.safe_load(notes["artifacthub.io/changes"])
+    assert changes and all(c["kind"] in ARTIFACTHUB_CHANGE_KINDS and c["description"] for c in changes)
+    assert notes["artifacthub.io/operator"] == "true"
+    assert chart["maintainers"] and chart["home"].startswith("https://") and chart["sources"]
+    assert "icon" not in chart or chart["icon"].startswith("https://")
