@@ -126,6 +126,10 @@ def test_lint():
     ids=lambda a: a[-1],
 )
 def test_schema_rejects(args):
+    assert_rejected_by_schema(args)
+
+
+def assert_rejected_by_schema(args):
     result = helm("template", "r", str(CHART), *args, check=False)
     assert result.returncode != 0
     assert "schema" in result.stderr
@@ -1079,9 +1083,7 @@ def test_dashboard_reads_exported_metrics():
     ids=lambda a: a[-1],
 )
 def test_schema_rejects_monitoring_values(args):
-    result = helm("template", "r", str(CHART), *args, check=False)
-    assert result.returncode != 0
-    assert "schema" in result.stderr
+    assert_rejected_by_schema(args)
 
 
 def test_monitoring_values_lint_strictly(tmp_path):

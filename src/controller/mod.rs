@@ -51,7 +51,16 @@ fn error_policy(model: Arc<CachedModel>, error: &Error, ctx: Arc<Context>) -> Ac
         _ => Duration::from_secs(300),
     };
     let delay = backoff(attempt, cap);
-    warn!(error = %error, reason = error.reason(), attempt, retry_in = ?delay, "reconcile failed");
+    // Outside the reconcile span: name the model here, as controller-runtime's "Reconciler error" does.
+    warn!(
+        namespace = model.metadata.namespace.as_deref().unwrap_or_default(),
+        name = model.metadata.name.as_deref().unwrap_or_default(),
+        error = %error,
+        reason = error.reason(),
+        attempt,
+        retry_in = ?delay,
+        "reconcile failed"
+    );
     Action::requeue(delay)
 }
 
