@@ -63,8 +63,11 @@ impl Packed {
     fn pack(p: &Published) -> Self {
         let c = &p.config;
         let mut out = Vec::with_capacity(256);
+        let length = |out: &mut Vec<u8>, n: usize| {
+            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+        };
         let text = |out: &mut Vec<u8>, s: &str| {
-            out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+            length(out, s.len());
             out.extend_from_slice(s.as_bytes());
         };
         let optional = |out: &mut Vec<u8>, s: Option<&str>| match s {
@@ -82,11 +85,7 @@ impl Packed {
         optional(&mut out, c.lambda.as_deref());
         optional(&mut out, c.display_name.as_deref());
         out.extend_from_slice(&c.recommendations_per_message.to_le_bytes());
-        out.extend_from_slice(
-            &u32::try_from(c.attributes.len())
-                .unwrap_or(u32::MAX)
-                .to_le_bytes(),
-        );
+        length(&mut out, c.attributes.len());
         for (key, value) in &c.attributes {
             text(&mut out, key);
             text(&mut out, value);

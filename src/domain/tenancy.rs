@@ -102,51 +102,29 @@ impl Tenancy {
         let Some(file) = file else {
             return Ok(Self::default());
         };
-        let roles = file
-            .allowed_roles
-            .map(|entries| {
-                entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        let at = format!("allowedRoles[{i}]");
-                        Ok(Rule {
-                            namespace: field_pattern(&at, "namespace", &e.namespace)?,
-                            allowed: vec![field_pattern(&at, "roleArn", &e.role_arn)?],
-                        })
-                    })
-                    .collect::<Result<Vec<_>, String>>()
+        let roles = rules(file.allowed_roles, "allowedRoles", |at, e: &RoleEntry| {
+            Ok(Rule {
+                namespace: field_pattern(at, "namespace", &e.namespace)?,
+                allowed: vec![field_pattern(at, "roleArn", &e.role_arn)?],
             })
-            .transpose()?;
-        let adoption = file
-            .adoption
-            .map(|entries| {
-                entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        let at = format!("adoption[{i}]");
-                        if e.configuration_ids.is_empty() {
-                            return Err(format!(
-                                "{at}.configurationIds: empty; list IDs, or \"*\" for any"
-                            ));
-                        }
-                        let allowed = e
-                            .configuration_ids
-                            .iter()
-                            .enumerate()
-                            .map(|(j, id)| {
-                                field_pattern(&at, &format!("configurationIds[{j}]"), id)
-                            })
-                            .collect::<Result<_, _>>()?;
-                        Ok(Rule {
-                            namespace: field_pattern(&at, "namespace", &e.namespace)?,
-                            allowed,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, String>>()
+        })?;
+        let adoption = rules(file.adoption, "adoption", |at, e: &AdoptionEntry| {
+            if e.configuration_ids.is_empty() {
+                return Err(format!(
+                    "{at}.configurationIds: empty; list IDs, or \"*\" for any"
+                ));
+            }
+            let allowed = e
+                .configuration_ids
+                .iter()
+                .enumerate()
+                .map(|(j, id)| field_pattern(at, &format!("configurationIds[{j}]"), id))
+                .collect::<Result<_, _>>()?;
+            Ok(Rule {
+                namespace: field_pattern(at, "namespace", &e.namespace)?,
+                allowed,
             })
-            .transpose()?;
+        })?;
         Ok(Self { roles, adoption })
     }
 
@@ -181,6 +159,24 @@ fn permits(rules: Option<&[Rule]>, namespace: &str, value: &str) -> bool {
             .filter(|r| r.applies_to(namespace))
             .any(|r| r.allows(value))
     })
+}
+
+/// One section of the file as rules; `None` (the section is absent) stays `None`. Each entry's
+/// errors start with where it is (`adoption[2]`).
+fn rules<E>(
+    entries: Option<Vec<E>>,
+    section: &str,
+    rule: impl Fn(&str, &E) -> Result<Rule, String>,
+) -> Result<Option<Vec<Rule>>, String> {
+    entries
+        .map(|entries| {
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| rule(&format!("{section}[{i}]"), e))
+                .collect()
+        })
+        .transpose()
 }
 
 fn pattern_of(text: &str) -> Result<glob::Pattern, String> {
