@@ -2,8 +2,9 @@
 
 Needs helm and kubectl (scripts/tools.sh builds them into a cache it names with `bin-dir`;
 HELM and KUBECTL override) and PyYAML; a missing tool fails the tests with how to get it.
-The alert rules and the dashboard's queries are checked by a PromQL lexer here (metric names,
-functions, matchers, ranges); promtool is not among the pinned tools yet.
+The alert rules are checked by promtool (`check rules`, and `test rules` with series that must and
+must not fire them); the rules' and the dashboard's queries are read by a PromQL lexer here for the
+metric names and matchers they use.
 
     pytest deploy
 """
@@ -773,7 +774,7 @@ PROMQL_TOKEN = re.compile(
 def promql_selectors(expr):
     """[(metric name, label matchers)] of every vector selector in a PromQL expression, after
     checking what a lexer can: known functions and keywords, balanced brackets, well-formed label
-    matchers and ranges. No substitute for promtool, which is not among the pinned tools yet."""
+    matchers and ranges. promtool checks the alert rules' grammar fully; this finds the names."""
     tokens, pos, expr = [], 0, expr.strip()
     while pos < len(expr):
         m = PROMQL_TOKEN.match(expr, pos)
@@ -984,6 +985,74 @@ def test_alert_rules_take_their_tunables(tmp_path):
     # additionalLabels cannot take severity from the alerts.
     result = helm("template", "r", str(CHART), "--set", "metrics.prometheusRule.additionalLabels.severity=page", check=False)
     assert result.returncode != 0 and "schema" in result.stderr
+
+
+def promtool(*args, cwd):
+    return subprocess.run([tool("promtool"), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_alert_rules_pass_promtool(tmp_path):
+    for name, args in [("default", []), ("tuned", values_file(tmp_path, RULE_VALUES))]:
+        path = tmp_path / f"{name}.rules.yaml"
+        path.write_text(yaml.safe_dump(prometheus_rule(*args)["spec"]))
+        result = promtool("check", "rules", path.name, cwd=tmp_path)
+        assert result.returncode == 0, f"promtool check rules ({name} values):\n{result.stdout}{result.stderr}"
+        assert "SUCCESS: 9 rules found" in result.stdout, result.stdout
+
+
+# promtool's rule unit tests: series the operator would export, and the alerts that must (and must
+# not) fire on them with the chart's default thresholds. The rules are tested without their
+# annotations (promtool would compare every rendered description word for word).
+SERIES = 'job="recommender-operator-metrics",namespace="recommender-operator",pod="op-0"'
+RULE_TESTS = f"""
+rule_files: [rules.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'recommender_operator_models{{{SERIES},reason="Throttled",ready="False"}}'
+        values: '3x40'
+      - series: 'recommender_operator_models{{{SERIES},reason="Published",ready="True"}}'
+        values: '10x40'
+      - series: 'leader_election_master_status{{{SERIES},name="recommender-operator"}}'
+        values: '0x40'
+      - series: 'up{{{SERIES}}}'
+        values: '1x40'
+    alert_rule_test:
+      - {{alertname: RecommenderModelsNotReady, eval_time: 10m, exp_alerts: []}}
+      - alertname: RecommenderModelsNotReady
+        eval_time: 20m
+        exp_alerts: [{{exp_labels: {{severity: warning, reason: Throttled}}}}]
+      - alertname: RecommenderOperatorNoLeader
+        eval_time: 20m
+        exp_alerts: [{{exp_labels: {{severity: critical}}}}]
+      - {{alertname: RecommenderOperatorDown, eval_time: 20m, exp_alerts: []}}
+      - {{alertname: RecommenderModelsQuotaExceeded, eval_time: 20m, exp_alerts: []}}
+  - interval: 1m
+    input_series:
+      - series: 'recommender_operator_models{{{SERIES},reason="Published",ready="True"}}'
+        values: '10x40'
+      - series: 'leader_election_master_status{{{SERIES},name="recommender-operator"}}'
+        values: '1x40'
+      - series: 'up{{{SERIES}}}'
+        values: '0x40'
+    alert_rule_test:
+      - alertname: RecommenderOperatorDown
+        eval_time: 20m
+        exp_alerts: [{{exp_labels: {{severity: critical}}}}]
+      - {{alertname: RecommenderModelsNotReady, eval_time: 20m, exp_alerts: []}}
+"""
+
+
+def test_alert_rules_fire_on_series(tmp_path):
+    spec = prometheus_rule()["spec"]
+    for group in spec["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / "tests.yaml").write_text(RULE_TESTS)
+    result = promtool("test", "rules", "tests.yaml", cwd=tmp_path)
+    assert result.returncode == 0, f"promtool test rules:\n{result.stdout}{result.stderr}"
 
 
 DASHBOARD = CHART / "files" / "dashboards" / "recommender-operator.json"
