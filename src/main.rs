@@ -156,6 +156,11 @@ struct RunArgs {
     /// the top level, as controller-runtime's zap logger does.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LOG_FORMAT")]
     log_format: LogFormat,
+    /// Send traces (a span per reconcile, with its AWS calls and API server requests) over
+    /// OTLP/HTTP to this base URL, e.g. http://otel-collector:4318 (`/v1/traces` is added).
+    /// Unset: no tracing. OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (a whole URL) also turns it on.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -173,7 +178,17 @@ fn main() -> ExitCode {
         },
         Command::Validate { files } => validate(&files),
         Command::Run(args) => {
-            telemetry::init_logging(args.log_format, &args.zap_log_level);
+            let _telemetry = match telemetry::init(
+                args.log_format,
+                &args.zap_log_level,
+                args.otlp_endpoint.as_deref(),
+            ) {
+                Ok(guard) => guard,
+                Err(e) => {
+                    eprintln!("error: cannot set up tracing: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
             block_on(async move {
                 run(*args).await.map_err(|e| tracing::error!("{e:#}"))?;
                 Ok(ExitCode::SUCCESS)
@@ -226,8 +241,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             reloads.clone(),
         ));
     }
-    let client = kube::Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
+    let client = kube_client(&metrics).await?;
     let aws_config = aws::load_config().await;
     let pinpoint_url = args.aws.pinpoint_url();
     // Reads by listing: a snapshot serves for half a resync period, so drift is seen within
@@ -293,7 +308,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .leader_election_namespace
                 .or_else(|| settings.namespaces.first().cloned())
                 .unwrap_or_else(|| "default".to_owned()),
-            lease_name: args.leader_election_lease,
+            lease_name: args.leader_election_lease.clone(),
             identity: format!(
                 "{}-{:08x}",
                 std::env::var("POD_NAME").unwrap_or_else(|_| format!("pid{}", std::process::id())),
@@ -303,9 +318,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         // A standby is healthy and ready; it only does not reconcile.
         metrics.set_ready(true);
+        metrics.set_leader(&args.leader_election_lease, false);
         leadership = Some(leader::acquire(client.clone(), &lease).await?);
     }
-    metrics.set_leader(true);
+    metrics.set_leader(&args.leader_election_lease, true);
 
     let ctx = Arc::new(Context::new(client, pinpoint, account, metrics, settings));
     let result = tokio::select! {
@@ -317,6 +333,20 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         leadership.release().await;
     }
     result
+}
+
+/// The API server client (from the kubeconfig or the pod's service account), its requests
+/// counted as client-go counts them.
+async fn kube_client(metrics: &Metrics) -> anyhow::Result<kube::Client> {
+    let config = kube::Config::infer().await?;
+    let host = match (config.cluster_url.host(), config.cluster_url.port_u16()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => String::new(),
+    };
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&metrics.rest_client_layer(host))
+        .build())
 }
 
 /// Resolves when leadership is lost; never without leader election.

@@ -1,7 +1,11 @@
-//! Logs and metrics. Metric names follow controller-runtime's, so existing operator dashboards
-//! work unchanged.
+//! Logs, metrics and traces. Metric names follow controller-runtime's, so existing operator
+//! dashboards work unchanged.
 
 mod logs;
+mod process;
+mod rest_client;
+mod traces;
+mod workqueue;
 
 use std::{
     collections::HashMap,
@@ -25,7 +29,44 @@ use crate::{
     lock::lock,
 };
 
-pub use self::logs::{LogFormat, ZapJson, init_logging, log_filter};
+pub use self::{
+    logs::{LogFormat, ZapJson, log_filter},
+    rest_client::RestClientLayer,
+    workqueue::WorkQueue,
+};
+
+/// Sends the spans still buffered when dropped (at exit).
+pub struct TelemetryGuard(Option<opentelemetry_sdk::trace::SdkTracerProvider>);
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.0.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("warning: the last traces were not sent: {e}");
+        }
+    }
+}
+
+/// Logs on stderr (see `logs`), and traces to `otlp_endpoint` when set (see `traces`). Called
+/// outside the async runtime: the OTLP exporter's blocking HTTP client has a runtime of its own.
+pub fn init(
+    format: LogFormat,
+    level: &str,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<TelemetryGuard> {
+    use tracing_subscriber::prelude::*;
+    let (otlp, provider) = match traces::otlp_layer(otlp_endpoint)? {
+        Some((layer, provider)) => (Some(layer), Some(provider)),
+        None => (None, None),
+    };
+    // A second init (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(logs::log_layer(format, level))
+        .with(otlp)
+        .try_init();
+    Ok(TelemetryGuard(provider))
+}
 
 const CONTROLLER: &str = "recommendermodel";
 
@@ -64,6 +105,11 @@ struct AwsAttemptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeaseLabels {
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReadyLabels {
     ready: &'static str,
     reason: String,
@@ -79,7 +125,10 @@ pub struct Metrics {
     models: Family<ReadyLabels, Gauge>,
     pinpoint_requests: Family<CallLabels, Counter>,
     aws_attempts: Family<AwsAttemptLabels, Counter>,
-    leader: Gauge,
+    leader: Family<LeaseLabels, Gauge>,
+    rest_client: rest_client::RestClientMetrics,
+    /// The controller's queue, as controller-runtime's workqueue metrics see it.
+    pub workqueue: WorkQueue,
     pinpoint_latency: Family<OperationLabels, Histogram>,
     /// Each model's (Ready status, reason), to keep the gauge exact.
     model_states: Mutex<HashMap<String, (&'static str, String)>>,
@@ -143,15 +192,20 @@ impl Default for Metrics {
             "HTTP attempts to Pinpoint, IAM, Personalize and Lambda by service, operation and HTTP status (none: no answer), the SDK's own retries included",
             aws_attempts.clone(),
         );
-        let leader = Gauge::default();
+        let leader = Family::<LeaseLabels, Gauge>::default();
         registry.register(
             "leader_election_master_status",
-            "1 while this replica holds the leader-election lease (or runs without election)",
+            "1 while this replica holds the leader-election lease named `name` (or runs without election), 0 while it waits for it",
             leader.clone(),
         );
+        let rest_client = rest_client::RestClientMetrics::new(&mut registry);
+        let workqueue = WorkQueue::new(CONTROLLER, &mut registry);
+        registry.register_collector(Box::new(process::ProcessCollector));
         Self {
             registry,
             leader,
+            rest_client,
+            workqueue,
             pinpoint_requests,
             aws_attempts,
             pinpoint_latency,
@@ -279,8 +333,18 @@ impl Metrics {
         }
     }
 
-    pub fn set_leader(&self, leader: bool) {
-        self.leader.set(i64::from(leader));
+    /// Whether this replica holds the lease `lease`.
+    pub fn set_leader(&self, lease: &str, leader: bool) {
+        self.leader
+            .get_or_create(&LeaseLabels {
+                name: lease.to_owned(),
+            })
+            .set(i64::from(leader));
+    }
+
+    /// The layer that counts the API server requests of a client of `host` (host:port).
+    pub fn rest_client_layer(&self, host: String) -> RestClientLayer {
+        self.rest_client.layer(host)
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -293,6 +357,7 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
+        self.workqueue.refresh();
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);

@@ -147,12 +147,57 @@ fn a_model_is_published_updated_in_place_and_deleted() {
         r#"recommender_operator_pinpoint_requests_total{operation="UpdateRecommenderConfiguration",outcome="success"} 1"#,
         r#"recommender_operator_models{ready="True",reason="Ready"} 1"#,
         r#"recommender_operator_aws_attempts_total{service="Pinpoint",operation="CreateRecommenderConfiguration",status="201"} 1"#,
+        r#"leader_election_master_status{name="recommender-operator"} 1"#,
+        // The status writes and the finalizer went through the counted client.
+        r#"rest_client_requests_total{code="200",method="PATCH",host="#,
+        r#"rest_client_requests_total{code="200",method="GET",host="#,
+        r#"workqueue_adds_total{controller="recommendermodel",name="recommendermodel"}"#,
     ] {
         assert!(
             metrics.contains(needle),
             "metrics lack {needle}:\n{metrics}"
         );
     }
+    // Every family the usual controller-runtime dashboards read, each with a sample.
+    for family in [
+        "workqueue_depth",
+        "workqueue_adds_total",
+        "workqueue_queue_duration_seconds_bucket",
+        "workqueue_work_duration_seconds_bucket",
+        "workqueue_retries_total",
+        "workqueue_unfinished_work_seconds",
+        "workqueue_longest_running_processor_seconds",
+        "rest_client_requests_total",
+        "rest_client_request_duration_seconds_bucket",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "process_threads",
+        "tokio_alive_tasks",
+        "tokio_workers",
+        "leader_election_master_status",
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(family) && l[family.len()..].starts_with(['{', ' '])),
+            "no {family} sample in:\n{metrics}"
+        );
+    }
+    // Two updates of the one model went through the queue; nothing is left waiting.
+    let sample = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    let queue = r#"{controller="recommendermodel",name="recommendermodel"}"#;
+    assert!(sample(&format!("workqueue_adds_total{queue}")) >= 2.0);
+    assert!(sample(&format!("workqueue_work_duration_seconds_count{queue}")) >= 2.0);
+    assert!(sample("process_resident_memory_bytes") > 1e6);
 
     // Delete (policy Delete): the configuration goes, then the object.
     env.kubectl_ok(&["delete", "recmodel", "movie-recs", "--timeout=120s"]);

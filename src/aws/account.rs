@@ -12,7 +12,7 @@ use aws_config::{Region, SdkConfig};
 use crate::{
     aws::{
         AwsError, AwsErrorKind, IAM, LAMBDA, PERSONALIZE, classify,
-        clients::{ClientSettings, CountAttempts, regional_client},
+        clients::{ClientSettings, Observe, regional_client},
     },
     telemetry::Metrics,
 };
@@ -107,9 +107,7 @@ impl SdkAccount {
         if let Some(url) = &endpoint_url {
             iam = iam.endpoint_url(url);
         }
-        if let Some(metrics) = &metrics {
-            iam = iam.interceptor(CountAttempts::new(IAM, metrics));
-        }
+        iam = iam.interceptor(Observe::new(IAM, metrics.clone()));
         Self {
             iam: aws_sdk_iam::Client::from_conf(iam.build()),
             settings: ClientSettings {

@@ -1,6 +1,7 @@
 //! What every AWS SDK client of the operator is built from: the shared configuration, an
 //! optional endpoint (an emulator, or whatever succeeds Pinpoint), and the one interceptor that
-//! counts each HTTP attempt. `regional_client!` builds and caches one client per Region.
+//! counts each HTTP attempt and traces each call. `regional_client!` builds and caches one client
+//! per Region.
 
 use std::sync::Arc;
 
@@ -9,11 +10,19 @@ use aws_sdk_pinpoint::config::ConfigBag;
 use aws_smithy_runtime_api::{
     box_error::BoxError,
     client::{
-        interceptors::{Intercept, context::FinalizerInterceptorContextRef},
+        interceptors::{
+            Intercept,
+            context::{
+                BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+                FinalizerInterceptorContextRef,
+            },
+        },
         orchestrator::Metadata,
         runtime_components::RuntimeComponents,
     },
 };
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use tracing::{Span, field, info_span};
 
 use crate::telemetry::Metrics;
 
@@ -39,41 +48,115 @@ macro_rules! regional_client {
                 if let Some(url) = &settings.endpoint_url {
                     config = config.endpoint_url(url);
                 }
-                if let Some(metrics) = &settings.metrics {
-                    config = config
-                        .interceptor($crate::aws::clients::CountAttempts::new($service, metrics));
-                }
+                config = config.interceptor($crate::aws::clients::Observe::new(
+                    $service,
+                    settings.metrics.clone(),
+                ));
                 $sdk::Client::from_conf(config.build())
             })
             .clone()
     }};
 }
 
-/// Counts each HTTP attempt with the status it got (`none`: no answer). One type serves every
-/// SDK: their interceptor traits are the same smithy trait.
-pub struct CountAttempts {
+/// Counts each HTTP attempt with the status it got (`none`: no answer), and traces each call: a
+/// span per call (service, operation, attempts, outcome) with a child span per attempt (its
+/// number and HTTP status), inside whatever span the caller is in (a reconcile's). One type
+/// serves every SDK: their interceptor traits are the same smithy trait.
+pub struct Observe {
     service: &'static str,
-    metrics: Arc<Metrics>,
+    metrics: Option<Arc<Metrics>>,
 }
 
-impl std::fmt::Debug for CountAttempts {
+impl std::fmt::Debug for Observe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CountAttempts({})", self.service)
+        write!(f, "Observe({})", self.service)
     }
 }
 
-impl CountAttempts {
-    pub fn new(service: &'static str, metrics: &Arc<Metrics>) -> Self {
-        Self {
-            service,
-            metrics: metrics.clone(),
-        }
+impl Observe {
+    pub fn new(service: &'static str, metrics: Option<Arc<Metrics>>) -> Self {
+        Self { service, metrics }
     }
 }
 
-impl Intercept for CountAttempts {
+/// The call's span, kept in the call's config bag from the first hook to the last.
+#[derive(Clone, Debug)]
+struct CallSpan {
+    span: Span,
+    attempts: u32,
+}
+
+impl Storable for CallSpan {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The current attempt's span; replaced by an empty one when the attempt ends, which closes it.
+#[derive(Clone, Debug)]
+struct AttemptSpan(Span);
+
+impl Storable for AttemptSpan {
+    type Storer = StoreReplace<Self>;
+}
+
+fn operation_name(cfg: &ConfigBag) -> String {
+    cfg.load::<Metadata>()
+        .map(|m| m.name().to_owned())
+        .unwrap_or_default()
+}
+
+impl Intercept for Observe {
     fn name(&self) -> &'static str {
-        "CountAttempts"
+        "Observe"
+    }
+
+    // The first hook after the operation's own settings (its name among them) are in the bag.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = operation_name(cfg);
+        // OpenTelemetry's RPC conventions for AWS calls.
+        let span = info_span!(
+            "aws",
+            otel.name = format!("{}.{operation}", self.service),
+            otel.kind = "client",
+            otel.status_code = field::Empty,
+            rpc.system = "aws-api",
+            rpc.service = self.service,
+            rpc.method = operation,
+            attempts = field::Empty,
+            outcome = field::Empty,
+            http.status_code = field::Empty,
+            aws.error_type = field::Empty,
+        );
+        cfg.interceptor_state()
+            .store_put(CallSpan { span, attempts: 0 });
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(mut call) = cfg.load::<CallSpan>().cloned() else {
+            return Ok(());
+        };
+        call.attempts += 1;
+        let attempt = info_span!(
+            parent: &call.span,
+            "aws.attempt",
+            otel.name = format!("{}.{} attempt", self.service, operation_name(cfg)),
+            // i64: OpenTelemetry has no unsigned integers, and would make text of a u32.
+            attempt = i64::from(call.attempts),
+            http.status_code = field::Empty,
+        );
+        cfg.interceptor_state().store_put(AttemptSpan(attempt));
+        cfg.interceptor_state().store_put(call);
+        Ok(())
     }
 
     fn read_after_attempt(
@@ -82,15 +165,44 @@ impl Intercept for CountAttempts {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_default();
-        let status = context
-            .response()
-            .map(|r| r.status().as_u16().to_string())
-            .unwrap_or_else(|| "none".to_owned());
-        self.metrics.aws_attempt(self.service, operation, status);
+        let status = context.response().map(|r| r.status().as_u16());
+        if let (Some(AttemptSpan(span)), Some(status)) = (cfg.load::<AttemptSpan>(), status) {
+            span.record("http.status_code", i64::from(status));
+        }
+        cfg.interceptor_state().store_put(AttemptSpan(Span::none()));
+        if let Some(metrics) = &self.metrics {
+            let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
+            metrics.aws_attempt(self.service, operation_name(cfg), status);
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(CallSpan { span, attempts }) = cfg.load::<CallSpan>().cloned() else {
+            return Ok(());
+        };
+        span.record("attempts", i64::from(attempts));
+        let failed = !matches!(context.output_or_error(), Some(Ok(_)));
+        span.record("outcome", if failed { "error" } else { "success" });
+        if let Some(response) = context.response() {
+            span.record("http.status_code", i64::from(response.status().as_u16()));
+            // restJson1 and awsJson name the error in a header; awsQuery (IAM) only in the body.
+            if let Some(kind) = response.headers().get("x-amzn-errortype") {
+                span.record("aws.error_type", kind.split(':').next().unwrap_or_default());
+            }
+        }
+        if failed {
+            span.record("otel.status_code", "ERROR");
+        }
+        cfg.interceptor_state().store_put(CallSpan {
+            span: Span::none(),
+            attempts,
+        });
         Ok(())
     }
 }

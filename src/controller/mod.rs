@@ -11,7 +11,7 @@ pub mod unreadable;
 use std::{
     hash::{DefaultHasher, Hash, Hasher},
     sync::Arc,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use futures::{StreamExt, TryStreamExt};
@@ -39,7 +39,7 @@ fn error_policy(model: Arc<CachedModel>, error: &Error, ctx: Arc<Context>) -> Ac
     let key = ObjectRef::from_obj(&*model);
     let attempt = {
         let mut failures = lock(&ctx.failures);
-        let n = failures.entry(key).or_insert(0);
+        let n = failures.entry(key.clone()).or_insert(0);
         *n += 1;
         *n
     };
@@ -51,6 +51,7 @@ fn error_policy(model: Arc<CachedModel>, error: &Error, ctx: Arc<Context>) -> Ac
         _ => Duration::from_secs(300),
     };
     let delay = backoff(attempt, cap);
+    ctx.metrics.workqueue.retry(&key, Instant::now() + delay);
     // Outside the reconcile span: name the model here, as controller-runtime's "Reconciler error" does.
     warn!(
         namespace = model.metadata.namespace.as_deref().unwrap_or_default(),
@@ -147,21 +148,47 @@ async fn watch(
         .default_backoff()
         .inspect_ok({
             let (reader, ctx) = (reader.clone(), ctx.clone());
-            move |event| note_arrival(event, &reader, &ctx.create_once)
+            move |event| {
+                note_arrival(event, &reader, &ctx.create_once);
+                if let watcher::Event::Delete(model) = event {
+                    ctx.metrics.workqueue.forget(&ObjectRef::from_obj(model));
+                }
+            }
         })
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(relevant_change, PredicateConfig::default());
+        .predicate_filter(relevant_change, PredicateConfig::default())
+        .inspect_ok({
+            let ctx = ctx.clone();
+            move |model| {
+                ctx.metrics
+                    .workqueue
+                    .add(&ObjectRef::from_obj(model), Instant::now());
+            }
+        });
+    // Each reload queues every model the store holds.
+    let reload_all = futures::stream::unfold(reloads, |mut rx| async move {
+        // A missed reload (lagged) still means "reconcile everything"; a closed channel, never again.
+        match rx.recv().await {
+            Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => Some(((), rx)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    })
+    .inspect({
+        let (reader, ctx) = (reader.clone(), ctx.clone());
+        move |()| {
+            let now = Instant::now();
+            for model in reader.state() {
+                ctx.metrics
+                    .workqueue
+                    .add(&ObjectRef::from_obj(&*model), now);
+            }
+        }
+    });
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
     Controller::for_stream_with(stream, reader, ())
         .with_config(config)
-        // A missed reload (lagged) still means "reconcile everything"; a closed channel, never again.
-        .reconcile_all_on(futures::stream::unfold(reloads, |mut rx| async move {
-            match rx.recv().await {
-                Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => Some(((), rx)),
-                Err(broadcast::error::RecvError::Closed) => None,
-            }
-        }))
+        .reconcile_all_on(reload_all)
         .shutdown_on_signal()
         .run(
             move |model, ctx: Arc<Context>| {
@@ -174,19 +201,30 @@ async fn watch(
                     namespace = key.namespace.as_deref(),
                     name = %key.name,
                     reconcileID = %uuid::Uuid::new_v4(),
-                    reason = field::Empty
+                    reason = field::Empty,
+                    otel.status_code = field::Empty,
                 );
                 let permits = permits.clone();
                 async move {
                     let _permit = permits.acquire().await;
+                    ctx.metrics.workqueue.started(&key);
                     let result = reconcile(model, ctx.clone()).await;
+                    ctx.metrics.workqueue.finished(&key);
                     match &result {
-                        Ok(_) => {
+                        Ok(action) => {
                             lock(&ctx.failures).remove(&key);
                             ctx.metrics.reconcile_success();
+                            // The only requeue a success asks for is the resync.
+                            if *action == Action::requeue(ctx.settings.resync) {
+                                ctx.metrics
+                                    .workqueue
+                                    .add(&key, Instant::now() + ctx.settings.resync);
+                            }
                         }
                         Err(e) => {
-                            tracing::Span::current().record("reason", e.reason());
+                            let span = tracing::Span::current();
+                            span.record("reason", e.reason());
+                            span.record("otel.status_code", "ERROR");
                         }
                     }
                     result

@@ -10,12 +10,11 @@ use tracing::{
     field::{Field, Visit},
 };
 use tracing_subscriber::{
-    EnvFilter,
+    EnvFilter, Layer,
     fmt::{
         FmtContext, FormatEvent, FormattedFields,
         format::{JsonFields, Writer},
     },
-    prelude::*,
     registry::LookupSpan,
 };
 
@@ -26,29 +25,28 @@ pub enum LogFormat {
     Json,
 }
 
-/// Logs to stderr at `level` (a level or a `RUST_LOG`-style filter), unless `RUST_LOG` holds a
-/// valid filter, which wins as it always has. An empty `RUST_LOG` (a manifest's `value: ""`)
-/// counts as unset: as a filter it would silence everything, errors included.
-pub fn init_logging(format: LogFormat, level: &str) {
+/// The layer that logs to stderr at `level` (a level or a `RUST_LOG`-style filter), unless
+/// `RUST_LOG` holds a valid filter, which wins as it always has. An empty `RUST_LOG` (a
+/// manifest's `value: ""`) counts as unset: as a filter it would silence everything, errors
+/// included. The filter is this layer's own, so traces can select spans of their own.
+pub fn log_layer<S>(format: LogFormat, level: &str) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        LogFormat::Json => registry.with(json_layer(std::io::stderr)).try_init(),
-    };
-    // A second init (tests) keeps the first subscriber.
-    let _ = result;
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => json_layer(std::io::stderr).with_filter(filter).boxed(),
+    }
 }
 
 /// The JSON layer writing to `writer`. Span fields are stored as JSON (`JsonFields`) so that
@@ -205,6 +203,7 @@ impl Visit for EventFields<'_> {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+    use tracing_subscriber::prelude::*;
 
     use tracing::{info, info_span, warn};
 
