@@ -123,6 +123,8 @@ def test_lint():
         ["--set", "extraVolumeMounts[0].name=ca,extraVolumeMounts[0].mountPath=/ca,extraVolumeMounts[0].readonly=true"],
         ["--set", "topologySpreadConstraints[0].maxSkew=1,topologySpreadConstraints[0].topologyKey=zone"],
         ["--set", "extraVolume[0].name=ca"],
+        ["--set", "tracing.otlpEndpoint=otel-collector:4318"],
+        ["--set", "tracing.endpoint=http://otel-collector:4318"],
     ],
     ids=lambda a: a[-1],
 )
@@ -570,6 +572,8 @@ leaderElection:
   leaseName: shop-operator
 logLevel: info,recommender_operator=debug
 logFormat: text
+tracing:
+  otlpEndpoint: http://otel-collector.observability:4318
 extraArgs: ["--resync=5m", "--concurrency=2"]
 extraEnv:
   - name: SSL_CERT_FILE
@@ -613,6 +617,7 @@ def test_every_new_value_renders_and_passes_the_schema(tmp_path):
         "--leader-election-lease=shop-operator",
         "--zap-log-level=info,recommender_operator=debug",
         "--log-format=text",
+        "--otlp-endpoint=http://otel-collector.observability:4318",
     ]:
         assert arg in c["args"], arg
     assert c["args"][-2:] == ["--resync=5m", "--concurrency=2"], "extraArgs come last, so they win"
@@ -649,6 +654,7 @@ def test_defaults_pass_every_tunable_flag():
     for arg in ["--pinpoint-rate=50", "--pinpoint-burst=100", "--lease-duration=15s", "--zap-log-level=info"]:
         assert arg in args, arg
     assert not [a for a in args if a.startswith("--leader-election-lease")], "the operator's own default"
+    assert not [a for a in args if a.startswith("--otlp-endpoint")], "no tracing unless asked for"
     pod = deployment()
     assert "topologySpreadConstraints" not in pod and "priorityClassName" not in pod
 
@@ -704,9 +710,10 @@ def metric_type(text, arg):
     kinds = "|".join(SUFFIXES)
     found = re.search(rf"\b({kinds})\b", arg)
     if not found:
-        var = re.match(r"[&\s]*(?:self\.)?(\w+)", arg).group(1)
+        # `x`, `self.x`, `queue.x.clone()`: the variable or field is the last name of the path.
+        var = re.sub(r"\.clone\(\)$", "", arg.strip("& ")).split(".")[-1]
         found = re.search(rf"\blet\s+(?:mut\s+)?{var}\b[^;]*?\b({kinds})\b", text, re.S) or re.search(
-            rf"\b{var}\s*:\s*[^,;=]*?\b({kinds})\b", text
+            rf"\b{var}\s*:\s*[^;=\n]*?\b({kinds})\b", text
         )
     assert found, f"cannot tell the metric type of {arg!r}"
     return found.group(1)
@@ -746,7 +753,7 @@ def test_registered_metrics_are_read_as_scrapes_see_them():
     # Every metric the end-to-end tests read off a real /metrics is one this parser finds.
     scraped = set()
     for path in (REPO / "tests").rglob("*.rs"):
-        scraped |= set(re.findall(r"\b((?:recommender_operator|controller_runtime|leader_election)_\w+)[{ ]", path.read_text()))
+        scraped |= set(re.findall(r"\b((?:recommender_operator|controller_runtime|leader_election|workqueue|rest_client)_\w+)[{ ]", path.read_text()))
     assert scraped, "the end-to-end tests no longer read any metric by name"
     assert scraped <= exported_metrics(), scraped - exported_metrics()
 
