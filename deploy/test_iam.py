@@ -86,3 +86,27 @@ def test_the_tags_and_path_the_policy_relies_on_are_the_operators():
     assert 'pub const OWNER_TAG: &str = "pinpoint.recommenders.dev/owner";' in role
     assert '"app.kubernetes.io/managed-by".to_owned(),\n                        "recommender-operator".to_owned(),' in role
     assert 'role_path: "/recommender-operator/".to_owned()' in (root / "src" / "pipeline" / "services.rs").read_text()
+
+
+def test_the_operator_may_assume_only_the_bound_target_roles():
+    statements = load("assume-target-roles-policy.json")["Statement"]
+    assert actions_of("assume-target-roles-policy.json") == ["sts:AssumeRole", "sts:GetCallerIdentity"]
+    (assume,) = [s for s in statements if s["Action"] == "sts:AssumeRole"]
+    assert assume["Resource"] and all(
+        r.startswith("arn:aws:iam::TARGET_ACCOUNT_ID:role/") and "*" not in r for r in assume["Resource"]
+    ), "named roles only, no wildcard"
+
+
+def test_a_target_role_trusts_the_operators_role_with_the_external_id():
+    (trust,) = load("target-role-trust-policy.json")["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::OPERATOR_ACCOUNT_ID:role/recommender-operator"}
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": "EXTERNAL_ID"}}
+
+
+def test_a_target_role_gets_the_same_permissions_as_the_operators_own():
+    """In the target account, the operator does what it does in its own: the same three policies
+    are attached to the target role (the README's "Many accounts" says so)."""
+    for name in ["operator-policy.json", "prepublish-checks-policy.json", "role-creation-policy.json"]:
+        text = (IAM / name).read_text()
+        assert "ACCOUNT_ID" in text and "TARGET" not in text, f"{name} is written for any one account"

@@ -368,6 +368,31 @@ def test_tenancy_rules_as_written(tmp_path):
     assert tenancy(shared) == {"allowedRoles": rules_["allowedRoles"], "adoption": []}
 
 
+ACCOUNTS = """
+tenancy:
+  accounts:
+    bindings:
+      - namespace: team-a
+        roleArn: arn:aws:iam::111111111111:role/recommender-operator-target
+        externalId: team-a-7f3c
+      - namespace: "team-*"
+        roleArn: arn:aws:iam::222222222222:role/recommender-operator-target
+    unbound: refuse
+"""
+
+
+def test_account_bindings_as_written(tmp_path):
+    written = tenancy(render(*values_file(tmp_path, ACCOUNTS)))
+    assert written == {"accounts": yaml.safe_load(ACCOUNTS)["tenancy"]["accounts"]}
+    assert "accounts" not in tenancy(render()), "no bindings unless asked for"
+    for bad in [
+        "tenancy.accounts.bindings[0].namespace=a,tenancy.accounts.bindings[0].roleArn=arn:aws:iam::1:role/x",
+        "tenancy.accounts.unbound=sometimes",
+        "tenancy.accounts.bindings[0].namespace=a,tenancy.accounts.bindings[0].roleArn=arn:aws:iam::111111111111:role/x,tenancy.accounts.bindings[0].externalId=a b",
+    ]:
+        assert_rejected_by_schema(["--set", bad])
+
+
 METRICS_AUTH = {
     ("authentication.k8s.io", "tokenreviews"): {"create"},
     ("authorization.k8s.io", "subjectaccessreviews"): {"create"},

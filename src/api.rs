@@ -42,6 +42,7 @@ pub const ADOPT_CONFIGURATION_ID: &str = "pinpoint.recommenders.dev/configuratio
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Account","type":"string","priority":1,"jsonPath":".status.accountId"}"#,
     printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#,
     cel,
     validation = Rule::new(
@@ -225,6 +226,10 @@ pub struct RecommenderModelStatus {
     /// The AWS Region the configuration lives in (the campaign's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The AWS account the model publishes into: the one its namespace is bound to in the
+    /// operator's tenancy settings, or the operator's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// The IAM role in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,

@@ -8,7 +8,7 @@ use recommender_operator::{
         self,
         account::SdkAccount,
         listing::ListedReads,
-        pinpoint::{Metered, RateLimited, SdkPinpoint},
+        pinpoint::{Metered, Pinpoint, RateLimited, SdkPinpoint},
     },
     cli::{
         AwsArgs, bind_address,
@@ -21,7 +21,10 @@ use recommender_operator::{
         context::{Context, Settings, SharedTenancy},
     },
     domain::tenancy::{RoleRule, Tenancy},
-    pipeline::services::{AccountServices, AccountSettings},
+    pipeline::{
+        accounts::{Accounts, MakeClients, Reach},
+        services::{AccountServices, AccountSettings},
+    },
     runtime::{http, leader, metrics_auth::ScrapeAuth, tenancy_file},
     telemetry::{self, LogFormat, Metrics},
 };
@@ -245,31 +248,46 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube_client(&metrics).await?;
     let aws_config = aws::load_config().await;
     let pinpoint_url = args.aws.pinpoint_url();
-    // Reads by listing: a snapshot serves for half a resync period, so drift is seen within
-    // one and a half.
-    let pinpoint = ListedReads::new(
-        RateLimited::new(
-            Metered::new(
-                SdkPinpoint::new(aws_config.clone(), pinpoint_url).count_attempts(metrics.clone()),
-                metrics.clone(),
+    let endpoint_url = args.aws.aws_endpoint_url.clone();
+    let clients_metrics = metrics.clone();
+    let (resync, rate, burst) = (args.resync, args.pinpoint_rate, args.pinpoint_burst);
+    let account_settings = AccountSettings {
+        checks: args.prepublish_checks,
+        role_path: args.role_path,
+        permissions_boundary: args.role_permissions_boundary,
+    };
+    // Each account's clients: Pinpoint read by listing (a snapshot serves for half a resync
+    // period, so drift is seen within one and a half), under the account's own rate limit; and
+    // its IAM, Personalize and Lambda.
+    let make: MakeClients = Box::new(move |config, _account| {
+        let metrics = clients_metrics.clone();
+        let pinpoint = ListedReads::new(
+            RateLimited::new(
+                Metered::new(
+                    SdkPinpoint::new(config.clone(), pinpoint_url.clone())
+                        .count_attempts(metrics.clone()),
+                    metrics.clone(),
+                ),
+                rate,
+                burst,
             ),
-            args.pinpoint_rate,
-            args.pinpoint_burst,
-        ),
-        args.resync / 2,
-    );
-    let account = AccountServices::new(
-        Box::new(SdkAccount::new(
-            aws_config,
-            args.aws.aws_endpoint_url,
-            Some(metrics.clone()),
-        )),
-        AccountSettings {
-            checks: args.prepublish_checks,
-            role_path: args.role_path,
-            permissions_boundary: args.role_permissions_boundary,
-        },
-    );
+            resync / 2,
+        );
+        let services = AccountServices::new(
+            Box::new(SdkAccount::new(
+                config,
+                endpoint_url.clone(),
+                Some(metrics),
+            )),
+            account_settings.clone(),
+        );
+        (Box::new(pinpoint) as Box<dyn Pinpoint>, services)
+    });
+    let accounts = Accounts::new(Reach {
+        base: aws_config,
+        sts_endpoint: args.aws.aws_endpoint_url.clone(),
+        make,
+    });
     let settings = Settings {
         namespaces: args
             .namespace
@@ -323,7 +341,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     metrics.set_leader(&args.leader_election_lease, true);
 
-    let ctx = Arc::new(Context::new(client, pinpoint, account, metrics, settings));
+    let ctx = Arc::new(Context::with_accounts(client, accounts, metrics, settings));
     let result = tokio::select! {
         result = controller::run(ctx, reloads) => result,
         result = server => result.map_err(anyhow::Error::from).and_then(|r| r),

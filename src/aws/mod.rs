@@ -2,6 +2,7 @@
 //! classified by the service's error code (or the HTTP status when the code is unknown).
 
 pub mod account;
+pub mod assumed;
 pub mod clients;
 pub mod listing;
 pub mod pinpoint;

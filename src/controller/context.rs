@@ -20,7 +20,10 @@ use crate::{
     controller::{cached::CachedModel, create_once::CreateOnce},
     domain::tenancy::Tenancy,
     lock::lock,
-    pipeline::services::AccountServices,
+    pipeline::{
+        accounts::{AccountStack, Accounts},
+        services::AccountServices,
+    },
     telemetry::Metrics,
 };
 
@@ -61,9 +64,8 @@ impl SharedTenancy {
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
-    pub pinpoint: Box<dyn Pinpoint>,
-    /// IAM, Personalize and Lambda: roles made for models, and the checks before publishing.
-    pub account: AccountServices,
+    /// Pinpoint, IAM, Personalize and Lambda of each account models publish into.
+    pub accounts: Accounts,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
@@ -77,6 +79,7 @@ pub struct Context {
 }
 
 impl Context {
+    /// One account: the operator's own (tests).
     pub fn new(
         client: Client,
         pinpoint: impl Pinpoint,
@@ -84,11 +87,20 @@ impl Context {
         metrics: Arc<Metrics>,
         settings: Settings,
     ) -> Self {
+        let own = AccountStack::new(Box::new(pinpoint), account);
+        Self::with_accounts(client, Accounts::single(own), metrics, settings)
+    }
+
+    pub fn with_accounts(
+        client: Client,
+        accounts: Accounts,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Self {
         let recorder = Recorder::new(client.clone(), Reporter::from(MANAGER));
         Self {
             client,
-            pinpoint: Box::new(pinpoint),
-            account,
+            accounts,
             recorder,
             metrics,
             settings,

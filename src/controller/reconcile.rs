@@ -94,12 +94,20 @@ async fn apply(
 
     let claims = claims_except(ctx.objects.get(), &uid);
     let tenancy = ctx.settings.tenancy.current();
+    let namespace = model.namespace().unwrap_or_default();
+    // An account that cannot be used is reported by the pipeline, after the spec's own
+    // problems; nothing is called in any account.
+    let (stack, target) = match ctx.accounts.resolve(&namespace, &tenancy).await {
+        Ok((stack, id)) => (stack, Ok(id)),
+        Err(refusal) => (ctx.accounts.own().clone(), Err(refusal)),
+    };
     let guards = Guards {
         claims: &claims,
         tenancy: &tenancy,
-        account: &ctx.account,
+        account: &stack.services,
+        target,
     };
-    let outcome = sync(&model, ctx.pinpoint.as_ref(), Timestamp::now(), &guards).await;
+    let outcome = sync(&model, stack.pinpoint.as_ref(), Timestamp::now(), &guards).await;
     // A refused Create (throttled, rejected, denied, over quota) made nothing; only an unknown
     // outcome (5xx, timeout, broken connection) may have, and needs the look-up next time.
     let outcome_unknown = matches!(
@@ -136,7 +144,20 @@ async fn cleanup(
     ctx: &Context,
 ) -> Result<Action, Error> {
     let uid = model.uid().unwrap_or_default();
-    let mut leftovers = Leftovers::of(model, &ctx.account.settings.role_path);
+    // Deleted in the account the namespace is bound to now; one it cannot reach holds the
+    // finalizer (with the reason) until it can.
+    let tenancy = ctx.settings.tenancy.current();
+    let namespace = model.namespace().unwrap_or_default();
+    let resolved = ctx
+        .accounts
+        .resolve(&namespace, &tenancy)
+        .await
+        .map_err(Error::from);
+    let stack = match resolved {
+        Ok((stack, _)) => stack,
+        Err(e) => return report_cleanup_failure(model, api, e, ctx).await,
+    };
+    let mut leftovers = Leftovers::of(model, &stack.services.settings.role_path);
     if leftovers.recorded.is_none() {
         leftovers.recorded = ctx.create_once.unrecorded(&uid);
     }
@@ -145,7 +166,12 @@ async fn cleanup(
         leftovers.unrecorded = None;
     }
     let claims = claims_except(ctx.objects.get(), &uid);
-    let deleted = delete_leftovers(&leftovers, ctx.pinpoint.as_ref(), &ctx.account, &claims);
+    let deleted = delete_leftovers(
+        &leftovers,
+        stack.pinpoint.as_ref(),
+        &stack.services,
+        &claims,
+    );
     match deleted.await {
         Ok(notes) => {
             emit_notes(model, &notes, ctx).await;
@@ -154,30 +180,36 @@ async fn cleanup(
             ctx.metrics.forget(model);
             Ok(Action::await_change())
         }
-        Err(e) => {
-            // Say why deletion is held up; the finalizer stays until Pinpoint answers.
-            let mut status = model.status.clone().unwrap_or_default();
-            let ready =
-                ConditionUpdate::new(READY, false, e.reason(), format!("deleting failed: {e}"));
-            let [reconciling, stalled] = e.progress_conditions("deleting");
-            status.conditions = set_conditions(
-                &status.conditions,
-                &[ready, reconciling, stalled],
-                model.metadata.generation,
-                Timestamp::now(),
-            );
-            if model.status.as_ref() != Some(&status) {
-                patch_status(api, &model.name_any(), &status).await?;
-            }
-            emit_notes(
-                model,
-                &[Note::warning(e.reason(), format!("deleting failed: {e}"))],
-                ctx,
-            )
-            .await;
-            Err(e)
-        }
+        Err(e) => report_cleanup_failure(model, api, e, ctx).await,
     }
+}
+
+/// Says why deletion is held up; the finalizer stays until it can go on.
+async fn report_cleanup_failure(
+    model: &RecommenderModel,
+    api: &Api<CachedModel>,
+    e: Error,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let mut status = model.status.clone().unwrap_or_default();
+    let ready = ConditionUpdate::new(READY, false, e.reason(), format!("deleting failed: {e}"));
+    let [reconciling, stalled] = e.progress_conditions("deleting");
+    status.conditions = set_conditions(
+        &status.conditions,
+        &[ready, reconciling, stalled],
+        model.metadata.generation,
+        Timestamp::now(),
+    );
+    if model.status.as_ref() != Some(&status) {
+        patch_status(api, &model.name_any(), &status).await?;
+    }
+    emit_notes(
+        model,
+        &[Note::warning(e.reason(), format!("deleting failed: {e}"))],
+        ctx,
+    )
+    .await;
+    Err(e)
 }
 
 async fn patch_status(

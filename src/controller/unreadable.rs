@@ -43,16 +43,27 @@ pub async fn unreadable(
         if !object.finalizers().iter().any(|f| f == FINALIZER) {
             return Ok(Action::await_change());
         }
+        let tenancy = ctx.settings.tenancy.current();
+        let (stack, _) = ctx
+            .accounts
+            .resolve(&namespace, &tenancy)
+            .await
+            .map_err(Error::from)?;
         let leftovers = Leftovers::read(
             &object.metadata,
             &spec,
             &status,
-            &ctx.account.settings.role_path,
+            &stack.services.settings.role_path,
         );
         let uid = object.metadata.uid.clone().unwrap_or_default();
         let claims = claims_except(ctx.objects.get(), &uid);
-        let notes =
-            delete_leftovers(&leftovers, ctx.pinpoint.as_ref(), &ctx.account, &claims).await?;
+        let notes = delete_leftovers(
+            &leftovers,
+            stack.pinpoint.as_ref(),
+            &stack.services,
+            &claims,
+        )
+        .await?;
         for note in &notes {
             log_note(&name, note);
             emit_event(&reference, note, ctx).await;

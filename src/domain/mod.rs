@@ -1,5 +1,6 @@
 //! The pure rules: data in, data out, no I/O.
 
+pub mod accounts;
 pub mod arn;
 pub mod conditions;
 pub mod desired;

@@ -14,11 +14,14 @@
 //!     configurationIds: ["*"]
 //! ```
 //!
-//! or, for roles only, from `--allowed-roles NAMESPACE=PATTERN` flags.
+//! or, for roles only, from `--allowed-roles NAMESPACE=PATTERN` flags. Its `accounts` section
+//! binds namespaces to AWS accounts (`domain::accounts`).
 
 use std::str::FromStr;
 
 use serde::Deserialize;
+
+use crate::domain::accounts::{AccountBindings, AccountChoice, Section as AccountsSection};
 
 /// A namespace (or namespace pattern) and what it may use.
 #[derive(Clone, Debug)]
@@ -63,6 +66,7 @@ impl FromStr for RoleRule {
 pub struct Tenancy {
     roles: Option<Vec<Rule>>,
     adoption: Option<Vec<Rule>>,
+    accounts: AccountBindings,
 }
 
 /// The file's layout; unknown keys are refused, so a typo cannot open what it meant to close.
@@ -71,6 +75,7 @@ pub struct Tenancy {
 struct File {
     allowed_roles: Option<Vec<RoleEntry>>,
     adoption: Option<Vec<AdoptionEntry>>,
+    accounts: Option<AccountsSection>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +98,7 @@ impl Tenancy {
         Self {
             roles: (!rules.is_empty()).then(|| rules.into_iter().map(|r| r.0).collect()),
             adoption: None,
+            accounts: AccountBindings::default(),
         }
     }
 
@@ -125,7 +131,21 @@ impl Tenancy {
                 allowed,
             })
         })?;
-        Ok(Self { roles, adoption })
+        let accounts = file
+            .accounts
+            .map(AccountBindings::from_section)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            roles,
+            adoption,
+            accounts,
+        })
+    }
+
+    /// The account `namespace`'s models publish into.
+    pub fn account_for(&self, namespace: &str) -> AccountChoice<'_> {
+        self.accounts.choose(namespace)
     }
 
     /// Whether `namespace` may use `role_arn`.
@@ -145,9 +165,10 @@ impl Tenancy {
             Some(r) => format!("{} rule(s)", r.len()),
         };
         format!(
-            "roles {}, adoption {}",
+            "roles {}, adoption {}, {}",
             describe(&self.roles),
-            describe(&self.adoption)
+            describe(&self.adoption),
+            self.accounts.summary()
         )
     }
 }

@@ -47,6 +47,15 @@ pub enum Error {
     RoleNotAllowed(String),
     #[error("{0}")]
     AdoptionNotAllowed(String),
+    /// The namespace has no account binding, and the tenancy settings refuse unbound namespaces.
+    #[error("{0}")]
+    AccountNotBound(String),
+    /// The spec names a resource in another account than the namespace publishes into.
+    #[error("{0}")]
+    AccountMismatch(String),
+    /// The role bound to the namespace could not be assumed (STS's answer).
+    #[error("{0}")]
+    AccountUnavailable(String),
     #[error("{0}")]
     ConfigurationInUse(String),
     #[error("{0}")]
@@ -76,6 +85,7 @@ impl Error {
                 | Error::Throttled(_)
                 | Error::PinpointUnavailable(_)
                 | Error::AwsUnavailable(_)
+                | Error::AccountUnavailable(_)
                 | Error::KubernetesError(_)
                 | Error::FinalizerError(_)
         )
@@ -110,6 +120,8 @@ impl Error {
             Error::InvalidSpec(_)
                 | Error::RoleNotAllowed(_)
                 | Error::AdoptionNotAllowed(_)
+                | Error::AccountNotBound(_)
+                | Error::AccountMismatch(_)
                 | Error::Unreadable(_)
         )
     }

@@ -2,6 +2,7 @@
 //! asked), build the desired configuration, run the console's checks, then create, update or
 //! adopt, and compute the status and notes that report it. Deletion is `deletion`.
 
+pub mod accounts;
 pub mod checks;
 pub mod deletion;
 pub mod error;
@@ -19,7 +20,7 @@ use crate::{
         pinpoint::{Pinpoint, Published},
     },
     domain::{
-        arn::{region_of, role_name},
+        arn::{partition_and_account, region_of, role_name},
         conditions::{
             self, ConditionUpdate, PUBLISHED, READY, RECONCILING, STALLED, VALIDATED, reason,
             set_conditions,
@@ -29,6 +30,7 @@ use crate::{
         validation::validate,
     },
     pipeline::{
+        accounts::AccountRefusal,
         checks::Problem,
         deletion::delete_role_note,
         error::{Error, Note},
@@ -57,6 +59,7 @@ pub async fn sync_unguarded(
         claims: &|_| None,
         tenancy: &Tenancy::default(),
         account: &AccountServices::unconfigured(),
+        target: Ok(None),
     };
     sync(model, pinpoint, now, &guards).await
 }
@@ -68,6 +71,9 @@ pub struct Guards<'a> {
     pub claims: Claims<'a>,
     pub tenancy: &'a Tenancy,
     pub account: &'a AccountServices,
+    /// The account the namespace publishes into (`None`: the operator's own, not known), or why
+    /// it cannot publish.
+    pub target: Result<Option<String>, AccountRefusal>,
 }
 
 /// Brings Pinpoint in line with one model: validate, build the desired configuration, create or
@@ -226,6 +232,11 @@ async fn publish(
         return Err(Error::InvalidSpec(status.validation_errors.clone()));
     }
     let namespace = model.namespace().unwrap_or_default();
+    let account_id = guards.target.clone()?;
+    if let Some(account) = &account_id {
+        same_account(&spec.campaign_arn, account, &namespace)?;
+    }
+    status.account_id = account_id;
     let owner = role::owner(&namespace, &object_name);
     let aws = guards.account;
     let role_arn = match (&spec.role.arn, &spec.role.create) {
@@ -387,6 +398,18 @@ fn allowed(tenancy: &Tenancy, namespace: &str, role_arn: &str) -> Result<(), Err
 }
 
 /// Records the problems in the status and names the error for them.
+/// A model publishes into its namespace's account only: a campaign of another account would need
+/// that account's Pinpoint, and there the namespace has no binding.
+fn same_account(campaign_arn: &str, account: &str, namespace: &str) -> Result<(), Error> {
+    let (_, campaign_account) = partition_and_account(campaign_arn);
+    if campaign_account == account {
+        return Ok(());
+    }
+    Err(Error::AccountMismatch(format!(
+        "spec.campaignArn is in account {campaign_account}, but models in namespace {namespace} publish into account {account} (the operator's account binding for the namespace); use a campaign of account {account}, or ask for the namespace to be bound to account {campaign_account}"
+    )))
+}
+
 fn failed_checks(problems: Vec<Problem>, status: &mut RecommenderModelStatus) -> Error {
     let error = Error::from_problems(problems);
     status.validation_errors = error.field_errors().unwrap_or_default().to_vec();

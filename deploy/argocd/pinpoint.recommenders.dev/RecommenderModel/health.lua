@@ -19,6 +19,8 @@ local terminal = {
   ConfigurationInUse = true,
   RoleNotAllowed = true,
   AdoptionNotAllowed = true,
+  AccountNotBound = true,
+  AccountMismatch = true,
   ConfigurationNotFound = true,
 }
 
