@@ -259,7 +259,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Each account's clients: Pinpoint read by listing (a snapshot serves for half a resync
     // period, so drift is seen within one and a half), under the account's own rate limit; and
     // its IAM, Personalize and Lambda.
-    let make: MakeClients = Box::new(move |config, _account| {
+    let make: MakeClients = Box::new(move |config, account| {
         let metrics = clients_metrics.clone();
         let pinpoint = ListedReads::new(
             RateLimited::new(
@@ -267,6 +267,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                     SdkPinpoint::new(config.clone(), pinpoint_url.clone())
                         .count_attempts(metrics.clone()),
                     metrics.clone(),
+                    account,
                 ),
                 rate,
                 burst,

@@ -90,6 +90,8 @@ struct ReasonLabels {
 struct CallLabels {
     operation: &'static str,
     outcome: &'static str,
+    /// Empty for the operator's own account (so single-account queries need no change).
+    account: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,6 +115,7 @@ struct LeaseLabels {
 struct ReadyLabels {
     ready: &'static str,
     reason: String,
+    account: String,
 }
 
 /// The operator's metrics and readiness.
@@ -131,7 +134,7 @@ pub struct Metrics {
     pub workqueue: WorkQueue,
     pinpoint_latency: Family<OperationLabels, Histogram>,
     /// Each model's (Ready status, reason), to keep the gauge exact.
-    model_states: Mutex<HashMap<String, (&'static str, String)>>,
+    model_states: Mutex<HashMap<String, ReadyLabels>>,
     ready: AtomicBool,
 }
 
@@ -273,10 +276,20 @@ impl Metrics {
             .inc();
     }
 
-    /// Records one Pinpoint call.
-    pub fn pinpoint_call(&self, operation: &'static str, outcome: &'static str, seconds: f64) {
+    /// Records one Pinpoint call in `account` (empty: the operator's own).
+    pub fn pinpoint_call(
+        &self,
+        account: &str,
+        operation: &'static str,
+        outcome: &'static str,
+        seconds: f64,
+    ) {
         self.pinpoint_requests
-            .get_or_create(&CallLabels { operation, outcome })
+            .get_or_create(&CallLabels {
+                operation,
+                outcome,
+                account: account.to_owned(),
+            })
             .inc();
         self.pinpoint_latency
             .get_or_create(&OperationLabels { operation })
@@ -295,41 +308,30 @@ impl Metrics {
             .inc();
     }
 
-    /// Records a model's Ready condition for the models gauge.
+    /// Records a model's Ready condition (and account) for the models gauge.
     pub fn observe_ready(&self, model: &RecommenderModel, status: &RecommenderModelStatus) {
-        let state = match find(&status.conditions, READY) {
+        let (ready, reason) = match find(&status.conditions, READY) {
             Some(c) if c.status == "True" => ("True", c.reason.clone()),
             Some(c) => ("False", c.reason.clone()),
             None => ("Unknown", String::new()),
         };
-        let key = key(model);
+        let labels = ReadyLabels {
+            ready,
+            reason,
+            account: status.account_id.clone().unwrap_or_default(),
+        };
         let mut states = lock(&self.model_states);
-        if let Some(old) = states.insert(key, state.clone()) {
-            self.models
-                .get_or_create(&ReadyLabels {
-                    ready: old.0,
-                    reason: old.1,
-                })
-                .dec();
+        if let Some(old) = states.insert(key(model), labels.clone()) {
+            self.models.get_or_create(&old).dec();
         }
-        self.models
-            .get_or_create(&ReadyLabels {
-                ready: state.0,
-                reason: state.1,
-            })
-            .inc();
+        self.models.get_or_create(&labels).inc();
     }
 
     /// Drops a deleted model from the gauge.
     pub fn forget(&self, model: &RecommenderModel) {
         let mut states = lock(&self.model_states);
         if let Some(old) = states.remove(&key(model)) {
-            self.models
-                .get_or_create(&ReadyLabels {
-                    ready: old.0,
-                    reason: old.1,
-                })
-                .dec();
+            self.models.get_or_create(&old).dec();
         }
     }
 

@@ -86,6 +86,8 @@ fn a_model_is_published_updated_in_place_and_deleted() {
         .expect("configuration ID in status")
         .to_owned();
     assert_eq!(status(&object, "region"), "us-east-1");
+    // The operator's own account, as STS names it.
+    assert_eq!(status(&object, "accountId"), "123456789012");
     assert_eq!(status(&object, "observedGeneration"), 1);
     assert_eq!(condition(&object, "Validated")["status"], "True");
     assert_eq!(condition(&object, "Published")["status"], "True");
@@ -143,9 +145,10 @@ fn a_model_is_published_updated_in_place_and_deleted() {
     for needle in [
         r#"controller_runtime_reconcile_total{controller="recommendermodel",result="success"}"#,
         "controller_runtime_reconcile_time_seconds_bucket",
-        r#"recommender_operator_pinpoint_requests_total{operation="CreateRecommenderConfiguration",outcome="success"} 1"#,
-        r#"recommender_operator_pinpoint_requests_total{operation="UpdateRecommenderConfiguration",outcome="success"} 1"#,
-        r#"recommender_operator_models{ready="True",reason="Ready"} 1"#,
+        // The operator's own account: an empty account label on calls, its ID on models.
+        r#"recommender_operator_pinpoint_requests_total{operation="CreateRecommenderConfiguration",outcome="success",account=""} 1"#,
+        r#"recommender_operator_pinpoint_requests_total{operation="UpdateRecommenderConfiguration",outcome="success",account=""} 1"#,
+        r#"recommender_operator_models{ready="True",reason="Ready",account="123456789012"} 1"#,
         r#"recommender_operator_aws_attempts_total{service="Pinpoint",operation="CreateRecommenderConfiguration",status="201"} 1"#,
         r#"leader_election_master_status{name="recommender-operator"} 1"#,
         // The status writes and the finalizer went through the counted client.

@@ -286,15 +286,21 @@ impl<P: Pinpoint> Pinpoint for RateLimited<P> {
     }
 }
 
-/// Counts and times every call of the `Pinpoint` it wraps.
+/// Counts and times every call of the `Pinpoint` it wraps, labelled with its account.
 pub struct Metered<P> {
     inner: P,
     metrics: Arc<Metrics>,
+    account: String,
 }
 
 impl<P> Metered<P> {
-    pub fn new(inner: P, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
+    /// `account`: the account's ID, empty for the operator's own.
+    pub fn new(inner: P, metrics: Arc<Metrics>, account: &str) -> Self {
+        Self {
+            inner,
+            metrics,
+            account: account.to_owned(),
+        }
     }
 
     async fn observe<T: Send>(
@@ -308,8 +314,12 @@ impl<P> Metered<P> {
             Ok(_) => "success",
             Err(e) => e.kind.as_str(),
         };
-        self.metrics
-            .pinpoint_call(operation, outcome, start.elapsed().as_secs_f64());
+        self.metrics.pinpoint_call(
+            &self.account,
+            operation,
+            outcome,
+            start.elapsed().as_secs_f64(),
+        );
         result
     }
 }

@@ -55,7 +55,7 @@ impl AccountStack {
 }
 
 /// Builds an account's Pinpoint and account clients from its SDK configuration (credentials
-/// included); the string labels its metrics (the account ID, or `own`).
+/// included); the string labels its metrics (the account ID; empty for the operator's own).
 pub type MakeClients =
     Box<dyn Fn(SdkConfig, &str) -> (Box<dyn Pinpoint>, AccountServices) + Send + Sync>;
 
@@ -91,7 +91,7 @@ impl Accounts {
 
     /// The operator's own account, and every account a role can be assumed in.
     pub fn new(reach: Reach) -> Self {
-        let (pinpoint, services) = (reach.make)(reach.base.clone(), "own");
+        let (pinpoint, services) = (reach.make)(reach.base.clone(), "");
         Self {
             reach: Some(reach),
             ..Self::single(AccountStack::new(pinpoint, services))
