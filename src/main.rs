@@ -275,11 +275,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             resync / 2,
         );
         let services = AccountServices::new(
-            Box::new(SdkAccount::new(
-                config,
-                endpoint_url.clone(),
-                Some(metrics),
-            )),
+            Box::new(SdkAccount::new(config, endpoint_url.clone(), Some(metrics))),
             account_settings.clone(),
         );
         (Box::new(pinpoint) as Box<dyn Pinpoint>, services)

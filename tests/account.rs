@@ -49,6 +49,7 @@ async fn run(model: &RecommenderModel, emulator: &Emulator, account: &AccountSer
         claims: &|_| None,
         tenancy: &Default::default(),
         account,
+        target: Ok(None),
     };
     sync(model, &emulator.pinpoint(1), Timestamp::now(), &guards).await
 }

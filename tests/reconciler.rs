@@ -618,6 +618,7 @@ async fn adoption_fails_clearly_for_a_missing_or_taken_configuration() {
         claims: &claims,
         tenancy: &Default::default(),
         account: &AccountServices::unconfigured(),
+        target: Ok(None),
     };
     let taken = recommender_operator::pipeline::sync(
         &adopting(model("lambda by name"), &id),
@@ -650,6 +651,7 @@ async fn a_role_outside_the_namespace_allow_list_is_refused_before_any_call() {
         claims: &|_| None,
         tenancy: &tenancy,
         account: &AccountServices::unconfigured(),
+        target: Ok(None),
     };
     let m = model("model value, every field set"); // namespace marketing, role PinpointPersonalize
     let refused =
@@ -671,4 +673,60 @@ async fn a_role_outside_the_namespace_allow_list_is_refused_before_any_call() {
     let ok =
         recommender_operator::pipeline::sync(&allowed, &pinpoint, Timestamp::now(), &guards).await;
     assert!(ok.result.is_ok(), "{:?}", ok.result);
+}
+
+/// The account a namespace publishes into is decided before the pipeline: a campaign of another
+/// account, a namespace without a binding, or a role that cannot be assumed stop it before any
+/// call, each with its own reason; a matching account is recorded in the status.
+#[tokio::test]
+async fn the_account_is_checked_before_anything_is_called() {
+    use recommender_operator::pipeline::accounts::AccountRefusal;
+    let emulator = Emulator::start().await;
+    let pinpoint = emulator.pinpoint(1);
+    let m = model("model value, every field set"); // its campaign is in 123456789012
+    let run = |target: Result<Option<String>, AccountRefusal>| {
+        let (m, pinpoint) = (&m, &pinpoint);
+        async move {
+            let guards = recommender_operator::pipeline::Guards {
+                claims: &|_| None,
+                tenancy: &Default::default(),
+                account: &AccountServices::unconfigured(),
+                target,
+            };
+            recommender_operator::pipeline::sync(m, pinpoint, Timestamp::now(), &guards).await
+        }
+    };
+    let mismatch = run(Ok(Some("111111111111".to_owned()))).await;
+    assert!(
+        matches!(&mismatch.result, Err(Error::AccountMismatch(m)) if m.contains("111111111111") && m.contains("123456789012")),
+        "{:?}",
+        mismatch.result
+    );
+    let (_, reason, _) = condition(&mismatch.status, "Stalled");
+    assert_eq!(reason, "AccountMismatch");
+    for (refusal, expected) in [
+        (
+            AccountRefusal::NotBound("no binding".into()),
+            "AccountNotBound",
+        ),
+        (
+            AccountRefusal::Unavailable("STS said no".into()),
+            "AccountUnavailable",
+        ),
+    ] {
+        let refused = run(Err(refusal)).await;
+        let (_, reason, message) = condition(&refused.status, READY);
+        assert_eq!(reason, expected);
+        assert!(!message.is_empty());
+    }
+    for operation in [
+        "CreateRecommenderConfiguration",
+        "GetRecommenderConfigurations",
+    ] {
+        assert_eq!(emulator.calls(operation).await, 0, "{operation} was called");
+    }
+
+    let published = run(Ok(Some("123456789012".to_owned()))).await;
+    assert!(published.result.is_ok(), "{:?}", published.result);
+    assert_eq!(published.status.account_id.as_deref(), Some("123456789012"));
 }

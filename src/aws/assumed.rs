@@ -13,7 +13,11 @@ use aws_credential_types::{
     Credentials,
     provider::{ProvideCredentials, error::CredentialsError, future},
 };
-use aws_sdk_pinpoint::error::DisplayErrorContext;
+use aws_sdk_sts::{
+    error::{DisplayErrorContext, ProvideErrorMetadata},
+    operation::assume_role::AssumeRoleError,
+};
+use aws_smithy_runtime_api::{client::result::SdkError, http::Response as HttpResponse};
 use tokio::sync::Mutex;
 
 /// How long a failure to assume the role is remembered (and answered without asking STS).
@@ -94,8 +98,7 @@ impl AssumedRole {
                 Ok(credentials)
             }
             Err(e) => {
-                // The whole chain: STS's own words are at its end.
-                let message = DisplayErrorContext(&e).to_string();
+                let message = sts_message(&e);
                 *state = State::Failed {
                     message: message.clone(),
                     until: Instant::now() + FAILURE_MEMORY,
@@ -103,6 +106,23 @@ impl AssumedRole {
                 Err(message)
             }
         }
+    }
+}
+
+/// STS's code and message (`AccessDenied: User: ... is not authorized ...`); the SDK's whole
+/// chain when STS did not answer.
+fn sts_message(e: &CredentialsError) -> String {
+    use std::error::Error as _;
+    let sdk = e
+        .source()
+        .and_then(|s| s.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>());
+    match sdk.map(SdkError::as_service_error) {
+        Some(Some(refusal)) => format!(
+            "{}: {}",
+            refusal.code().unwrap_or("error"),
+            refusal.message().unwrap_or_default()
+        ),
+        _ => DisplayErrorContext(e).to_string(),
     }
 }
 
@@ -137,10 +157,22 @@ mod tests {
     fn credentials_are_replaced_well_before_they_expire() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let expiring = |secs| {
-            Credentials::new("a", "b", Some("t".into()), Some(now + Duration::from_secs(secs)), "t")
+            Credentials::new(
+                "a",
+                "b",
+                Some("t".into()),
+                Some(now + Duration::from_secs(secs)),
+                "t",
+            )
         };
         // An hour: five minutes before. Eight seconds: two seconds before.
-        assert_eq!(refresh_time(&expiring(3600), now), now + Duration::from_secs(3300));
-        assert_eq!(refresh_time(&expiring(8), now), now + Duration::from_secs(6));
+        assert_eq!(
+            refresh_time(&expiring(3600), now),
+            now + Duration::from_secs(3300)
+        );
+        assert_eq!(
+            refresh_time(&expiring(8), now),
+            now + Duration::from_secs(6)
+        );
     }
 }

@@ -110,7 +110,11 @@ impl AccountBindings {
 
     /// The account `namespace`'s models publish into.
     pub fn choose(&self, namespace: &str) -> AccountChoice<'_> {
-        match self.bindings.iter().find(|b| b.namespace.matches(namespace)) {
+        match self
+            .bindings
+            .iter()
+            .find(|b| b.namespace.matches(namespace))
+        {
             Some(binding) => AccountChoice::Bound(binding),
             None if self.refuse_unbound => AccountChoice::Refused,
             None => AccountChoice::Operator,
@@ -134,7 +138,10 @@ impl AccountBindings {
 /// The account of an IAM role ARN in any partition.
 fn role_account(arn: &str) -> Option<&str> {
     let arn = Arn::parse(arn)?;
-    let named = arn.resource.strip_prefix("role/").is_some_and(|n| !n.is_empty());
+    let named = arn
+        .resource
+        .strip_prefix("role/")
+        .is_some_and(|n| !n.is_empty());
     let account = arn.account.len() == 12 && arn.account.bytes().all(|b| b.is_ascii_digit());
     (arn.service == "iam" && arn.region.is_empty() && named && account).then_some(arn.account)
 }
@@ -172,7 +179,10 @@ mod tests {
         let AccountChoice::Bound(a) = b.choose("team-a") else {
             panic!("team-a is bound")
         };
-        assert_eq!((a.account_id.as_str(), a.external_id.as_deref()), ("111111111111", Some("ext-a")));
+        assert_eq!(
+            (a.account_id.as_str(), a.external_id.as_deref()),
+            ("111111111111", Some("ext-a"))
+        );
         let AccountChoice::Bound(other) = b.choose("team-b") else {
             panic!("team-b is bound")
         };
@@ -185,10 +195,22 @@ mod tests {
     #[test]
     fn a_bad_binding_names_its_field() {
         for (yaml, field) in [
-            ("bindings: [{namespace: a, roleArn: 'arn:aws:iam::12:role/x'}]", "accounts.bindings[0].roleArn"),
-            ("bindings: [{namespace: a, roleArn: 'arn:aws:iam::111111111111:user/x'}]", "accounts.bindings[0].roleArn"),
-            ("bindings: [{namespace: '', roleArn: 'arn:aws:iam::111111111111:role/x'}]", "accounts.bindings[0].namespace"),
-            ("bindings: [{namespace: a, roleArn: 'arn:aws:iam::111111111111:role/x', externalId: 'a b'}]", "accounts.bindings[0].externalId"),
+            (
+                "bindings: [{namespace: a, roleArn: 'arn:aws:iam::12:role/x'}]",
+                "accounts.bindings[0].roleArn",
+            ),
+            (
+                "bindings: [{namespace: a, roleArn: 'arn:aws:iam::111111111111:user/x'}]",
+                "accounts.bindings[0].roleArn",
+            ),
+            (
+                "bindings: [{namespace: '', roleArn: 'arn:aws:iam::111111111111:role/x'}]",
+                "accounts.bindings[0].namespace",
+            ),
+            (
+                "bindings: [{namespace: a, roleArn: 'arn:aws:iam::111111111111:role/x', externalId: 'a b'}]",
+                "accounts.bindings[0].externalId",
+            ),
         ] {
             let err = bindings(yaml).expect_err(yaml);
             assert!(err.starts_with(field), "{yaml}: {err}");

@@ -56,6 +56,24 @@ impl EmulatorAdmin {
         self.post("seed", &seed);
     }
 
+    /// `seed` in another account (the emulator's `--account`).
+    pub fn seed_in(&self, account: &str, seed: Value) {
+        self.post(&format!("seed?account={account}"), &seed);
+    }
+
+    /// The configurations of another account.
+    pub fn configurations_in(&self, account: &str) -> Vec<Value> {
+        array(self.get(&format!("configurations?account={account}")))
+    }
+
+    /// Calls of `operation` signed by another account's credentials (its own or a role's).
+    pub fn calls_in(&self, account: &str, operation: &str) -> u64 {
+        self.get(&format!("calls?account={account}"))
+            .get(operation)
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
     fn get(&self, what: &str) -> Value {
         client()
             .get(format!("{}/_emulator/{what}", self.url))

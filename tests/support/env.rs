@@ -141,21 +141,25 @@ impl TestEnv {
 
     /// An HTTP endpoint of the operator, `metrics` or `probes`, from its startup log line.
     pub fn operator_addr(&mut self, which: &str) -> String {
-        let line = self
-            .operator()
-            .wait_for_log("serving HTTP endpoints", Duration::from_secs(30));
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{which}=")))
-            .unwrap_or_else(|| panic!("no {which} address in {line:?}"))
-            .to_owned()
+        endpoint_of(self.operator(), which)
     }
 
     /// GET a path of the operator's HTTP endpoints.
     pub fn operator_get(&mut self, which: &str, path: &str) -> (u16, String) {
         let url = format!("http://{}{path}", self.operator_addr(which));
+        self.get_url(&url)
+    }
+
+    /// GET a path of the HTTP endpoints (`metrics` or `probes`) of an operator the test started.
+    pub fn get_from(&self, operator: &mut Process, which: &str, path: &str) -> (u16, String) {
+        let url = format!("http://{}{path}", endpoint_of(operator, which));
+        self.get_url(&url)
+    }
+
+    fn get_url(&self, url: &str) -> (u16, String) {
         let response = self
             .http
-            .get(&url)
+            .get(url)
             .send()
             .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         (
@@ -345,4 +349,13 @@ fn now_millis() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or_default()
+}
+
+/// An HTTP endpoint of an operator process, `metrics` or `probes`, from its startup log line.
+fn endpoint_of(operator: &mut Process, which: &str) -> String {
+    let line = operator.wait_for_log("serving HTTP endpoints", Duration::from_secs(30));
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{which}=")))
+        .unwrap_or_else(|| panic!("no {which} address in {line:?}"))
+        .to_owned()
 }
