@@ -1,26 +1,37 @@
 //! The admin API under `/_emulator/`: what tests read back (configurations, roles, campaigns,
-//! functions, call counts) and what they control (faults, seed, reset). Unsigned: it is the
-//! tests' side door, not an AWS API.
+//! functions, call counts, sessions) and what they control (faults, seed, reset, the STS session
+//! cap). Unsigned: it is the tests' side door, not an AWS API.
+//!
+//! Every endpoint takes `?account=ID` (a 12-digit account of the settings; 404 otherwise).
+//! Without it, an endpoint means the default account, except:
+//!
+//! - `GET /_emulator/calls`: every account's calls added up (and unsigned ones);
+//! - `GET|DELETE /_emulator/faults`: every fault (with it: the faults naming that account);
+//! - `POST /_emulator/reset`: everything (every account, faults, calls, sessions, the session
+//!   cap); with it: that account's configurations, roles, campaigns and functions (back to its
+//!   seed), calls, the faults naming it, and the sessions of its roles;
+//! - `GET /_emulator/sts`: every session (with it: the sessions of that account's roles).
+//!
+//! `POST /_emulator/faults?account=ID` names the account in the fault (as its `account` field
+//! does).
 
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::State,
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use serde::Deserialize;
+use serde_json::json;
 
-use crate::{
-    AppState,
-    faults::{Fault, Faults},
-    resources, seeded,
-    store::Store,
-};
+use crate::{AppState, faults::Fault, seed, seeded, seeded_account, store::Store, sts};
 
 /// The admin routes, to merge into the application's router.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/_emulator/accounts", get(accounts))
         .route("/_emulator/configurations", get(configurations))
         .route("/_emulator/seed", post(seed))
         .route("/_emulator/iam/roles", get(roles))
@@ -32,72 +43,268 @@ pub fn routes() -> Router<AppState> {
             post(add_fault).delete(clear_faults).get(list_faults),
         )
         .route("/_emulator/reset", post(reset))
+        .route("/_emulator/sts", get(sts_state).post(set_sts))
 }
 
-async fn configurations(State(state): State<AppState>) -> Response {
-    Json(state.store.lock().await.all()).into_response()
+/// The `?account=ID` every endpoint takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountQuery {
+    account: Option<String>,
 }
 
-async fn calls(State(state): State<AppState>) -> Response {
-    Json(state.faults.lock().await.calls().clone()).into_response()
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, message).into_response()
 }
 
-async fn add_fault(State(state): State<AppState>, body: Bytes) -> Response {
-    let fault = match serde_json::from_slice::<Fault>(&body) {
+impl AccountQuery {
+    /// The account asked for, checked to be one of the settings', if any.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the response to send, once per call"
+    )]
+    fn named(&self, state: &AppState) -> Result<Option<String>, Response> {
+        match &self.account {
+            None => Ok(None),
+            Some(id) if state.settings.has_account(id) => Ok(Some(id.clone())),
+            Some(id) => Err((
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no account {id:?}: the emulator's accounts are {}",
+                    state.settings.account_ids().collect::<Vec<_>>().join(", ")
+                ),
+            )
+                .into_response()),
+        }
+    }
+
+    /// The account asked for, or the default one.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the response to send, once per call"
+    )]
+    fn or_default(&self, state: &AppState) -> Result<String, Response> {
+        Ok(self
+            .named(state)?
+            .unwrap_or_else(|| state.settings.account_id.clone()))
+    }
+}
+
+async fn accounts(State(state): State<AppState>) -> Response {
+    let list: Vec<_> = state
+        .settings
+        .account_ids()
+        .map(|id| {
+            let keys: Vec<&String> = {
+                let mut keys: Vec<&String> = state
+                    .keys
+                    .iter()
+                    .filter(|(_, k)| k.account == id)
+                    .map(|(key, _)| key)
+                    .collect();
+                keys.sort();
+                keys
+            };
+            json!({
+                "accountId": id,
+                "accessKeyIds": keys,
+                "default": id == state.settings.account_id,
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+async fn configurations(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    let account = match q.or_default(&state) {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
+    let stores = state.store.lock().await;
+    Json(stores.get(&account).map(Store::all).unwrap_or_default()).into_response()
+}
+
+async fn calls(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    match q.named(&state) {
+        Ok(account) => Json(state.faults.lock().await.calls(account.as_deref())).into_response(),
+        Err(refused) => refused,
+    }
+}
+
+async fn add_fault(
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+    body: Bytes,
+) -> Response {
+    let named = match q.named(&state) {
+        Ok(named) => named,
+        Err(refused) => return refused,
+    };
+    let mut fault = match serde_json::from_slice::<Fault>(&body) {
         Ok(fault) => fault,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad fault: {e}")).into_response(),
+        Err(e) => return bad_request(format!("bad fault: {e}")),
     };
     if let Err(why) = fault.validate() {
-        return (StatusCode::BAD_REQUEST, format!("bad fault: {why}")).into_response();
+        return bad_request(format!("bad fault: {why}"));
+    }
+    match (&fault.account, named) {
+        (Some(a), Some(b)) if *a != b => {
+            return bad_request(format!(
+                "bad fault: it names account {a}, the query account {b}"
+            ));
+        }
+        (None, named) => fault.account = named,
+        _ => {}
+    }
+    if let Some(a) = &fault.account
+        && !state.settings.has_account(a)
+    {
+        return bad_request(format!("bad fault: the emulator has no account {a:?}"));
     }
     state.faults.lock().await.add(fault);
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn list_faults(State(state): State<AppState>) -> Response {
-    Json(state.faults.lock().await.pending().to_vec()).into_response()
-}
-
-async fn clear_faults(State(state): State<AppState>) -> Response {
-    state.faults.lock().await.clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn reset(State(state): State<AppState>) -> Response {
-    *state.store.lock().await = Store::default();
-    *state.faults.lock().await = Faults::default();
-    // The seed was checked at start: it applies again.
-    match seeded(&state.settings) {
-        Ok(resources) => *state.resources.lock().await = resources,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+async fn list_faults(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    match q.named(&state) {
+        Ok(account) => Json(state.faults.lock().await.pending(account.as_deref())).into_response(),
+        Err(refused) => refused,
     }
-    StatusCode::NO_CONTENT.into_response()
 }
 
-async fn seed(State(state): State<AppState>, body: Bytes) -> Response {
-    let seed = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(seed) => seed,
-        Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("bad seed: not JSON: {e}")).into_response();
-        }
-    };
-    match resources::parse_seed(&seed, &state.settings.account_id) {
-        Ok(seed) => {
-            state.resources.lock().await.apply(seed);
+async fn clear_faults(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    match q.named(&state) {
+        Ok(account) => {
+            state.faults.lock().await.clear(account.as_deref());
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => (StatusCode::BAD_REQUEST, format!("bad seed: {e}")).into_response(),
+        Err(refused) => refused,
     }
 }
 
-async fn roles(State(state): State<AppState>) -> Response {
-    Json(state.resources.lock().await.roles()).into_response()
+async fn reset(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    let account = match q.named(&state) {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
+    // The seeds were checked at start: they apply again.
+    let Some(account) = account else {
+        let resources = match seeded(&state.settings) {
+            Ok(resources) => resources,
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        };
+        *state.store.lock().await = Default::default();
+        *state.faults.lock().await = Default::default();
+        *state.resources.lock().await = resources;
+        *state.sessions.lock().await = sts::Sessions::new(state.settings.sts_max_session_seconds);
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let resources = match seeded_account(&state.settings, &account) {
+        Ok(resources) => resources,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    };
+    state.store.lock().await.remove(&account);
+    state.faults.lock().await.reset_account(&account);
+    state
+        .resources
+        .lock()
+        .await
+        .insert(account.clone(), resources);
+    state.sessions.lock().await.forget_account(&account);
+    StatusCode::NO_CONTENT.into_response()
 }
 
-async fn campaigns(State(state): State<AppState>) -> Response {
-    Json(state.resources.lock().await.campaigns()).into_response()
+async fn seed(
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+    body: Bytes,
+) -> Response {
+    let account = match q.or_default(&state) {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
+    let seed = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(seed) => seed,
+        Err(e) => return bad_request(format!("bad seed: not JSON: {e}")),
+    };
+    match seed::parse(&seed, &account) {
+        Ok(seed) => {
+            let mut resources = state.resources.lock().await;
+            resources.entry(account).or_default().apply(seed);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad_request(format!("bad seed: {e}")),
+    }
 }
 
-async fn functions(State(state): State<AppState>) -> Response {
-    Json(state.resources.lock().await.functions()).into_response()
+/// One account's roles, campaigns or functions, as `list` shows them.
+async fn listed(
+    state: &AppState,
+    q: &AccountQuery,
+    list: fn(&crate::resources::Resources) -> Vec<serde_json::Value>,
+) -> Response {
+    let account = match q.or_default(state) {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
+    let resources = state.resources.lock().await;
+    Json(resources.get(&account).map(list).unwrap_or_default()).into_response()
+}
+
+async fn roles(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    listed(&state, &q, crate::resources::Resources::roles).await
+}
+
+async fn campaigns(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    listed(&state, &q, crate::resources::Resources::campaigns).await
+}
+
+async fn functions(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    listed(&state, &q, crate::resources::Resources::functions).await
+}
+
+async fn sts_state(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    let account = match q.named(&state) {
+        Ok(account) => account,
+        Err(refused) => return refused,
+    };
+    let sessions = state.sessions.lock().await;
+    Json(json!({
+        "sessionSeconds": sessions.cap(),
+        "sessions": sessions.admin(account.as_deref()),
+    }))
+    .into_response()
+}
+
+/// `POST /_emulator/sts`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StsSettings {
+    /// The cap on every new session's lifetime; null: none.
+    session_seconds: Option<u64>,
+}
+
+async fn set_sts(
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+    body: Bytes,
+) -> Response {
+    if q.account.is_some() {
+        return bad_request(
+            "the STS session cap is the same for every account: no ?account=".into(),
+        );
+    }
+    let settings = match serde_json::from_slice::<StsSettings>(&body) {
+        Ok(settings) => settings,
+        Err(e) => return bad_request(format!("bad STS settings: {e}")),
+    };
+    if settings.session_seconds == Some(0) {
+        return bad_request("bad STS settings: sessionSeconds must be at least 1".into());
+    }
+    state
+        .sessions
+        .lock()
+        .await
+        .set_cap(settings.session_seconds);
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -1,5 +1,6 @@
 //! Faults injected through the admin API: an error, added latency, or a dropped connection, for
-//! the next N calls of one operation (or of every operation, `"*"`).
+//! the next N calls of one operation (or of every operation, `"*"`), of every account or of one.
+//! Also the call counts, kept per account.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,10 @@ pub struct Fault {
     /// Apply to every Nth matching call only (2: half of them), deterministically.
     #[serde(default)]
     pub every: Option<u32>,
+    /// Apply only to calls signed with credentials of this account (for temporary credentials,
+    /// the role's account; for AssumeRole, the caller's); absent: every account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Matching calls seen so far, for `every`.
     #[serde(skip)]
     seen: u32,
@@ -67,6 +72,7 @@ pub fn operations() -> impl Iterator<Item = &'static str> {
         .chain(crate::iam::ACTIONS)
         .chain(crate::personalize::OPERATIONS)
         .chain(crate::lambda::OPERATIONS)
+        .chain(crate::sts::ACTIONS)
 }
 
 impl Fault {
@@ -122,10 +128,15 @@ impl Fault {
     }
 }
 
+/// Call counts by operation.
+pub type Calls = BTreeMap<String, u64>;
+
 #[derive(Default)]
 pub struct Faults {
     pending: Vec<Fault>,
-    calls: BTreeMap<String, u64>,
+    /// By the account of the credentials that signed the call; `None`: unsigned, or signed with
+    /// an unknown key.
+    calls: BTreeMap<Option<String>, Calls>,
 }
 
 impl Faults {
@@ -133,35 +144,69 @@ impl Faults {
         self.pending.push(fault);
     }
 
-    pub fn clear(&mut self) {
-        self.pending.clear();
+    /// Clears the faults naming `account`, or every fault.
+    pub fn clear(&mut self, account: Option<&str>) {
+        match account {
+            None => self.pending.clear(),
+            Some(a) => self.pending.retain(|f| f.account.as_deref() != Some(a)),
+        }
     }
 
-    pub fn pending(&self) -> &[Fault] {
-        &self.pending
+    /// The faults naming `account`, or every fault.
+    pub fn pending(&self, account: Option<&str>) -> Vec<Fault> {
+        self.pending
+            .iter()
+            .filter(|f| account.is_none() || f.account.as_deref() == account)
+            .cloned()
+            .collect()
     }
 
-    pub fn count_call(&mut self, operation: &str) {
-        *self.calls.entry(operation.to_owned()).or_default() += 1;
+    pub fn count_call(&mut self, operation: &str, account: Option<&str>) {
+        let calls = self.calls.entry(account.map(str::to_owned)).or_default();
+        *calls.entry(operation.to_owned()).or_default() += 1;
     }
 
-    pub fn calls(&self) -> &BTreeMap<String, u64> {
-        &self.calls
+    /// The calls of `account`, or of everyone (unsigned calls and unknown keys included).
+    pub fn calls(&self, account: Option<&str>) -> Calls {
+        let mut total = Calls::new();
+        for (owner, calls) in &self.calls {
+            if account.is_some() && owner.as_deref() != account {
+                continue;
+            }
+            for (operation, n) in calls {
+                *total.entry(operation.clone()).or_default() += n;
+            }
+        }
+        total
     }
 
-    /// The first fault that applies to `operation` before it is carried out, counting it down.
-    pub fn take(&mut self, operation: &str) -> Option<Fault> {
-        self.take_where(operation, false)
+    /// Forgets one account's calls and the faults naming it.
+    pub fn reset_account(&mut self, account: &str) {
+        self.calls.remove(&Some(account.to_owned()));
+        self.clear(Some(account));
+    }
+
+    /// The first fault that applies to `operation` by `account` before it is carried out,
+    /// counting it down.
+    pub fn take(&mut self, operation: &str, account: Option<&str>) -> Option<Fault> {
+        self.take_where(operation, account, false)
     }
 
     /// Whether a `dropResponse` fault applies to this call of `operation` (counting it down).
-    pub fn take_drop_response(&mut self, operation: &str) -> bool {
-        self.take_where(operation, true).is_some()
+    pub fn take_drop_response(&mut self, operation: &str, account: Option<&str>) -> bool {
+        self.take_where(operation, account, true).is_some()
     }
 
-    fn take_where(&mut self, operation: &str, drop_response: bool) -> Option<Fault> {
+    fn take_where(
+        &mut self,
+        operation: &str,
+        account: Option<&str>,
+        drop_response: bool,
+    ) -> Option<Fault> {
         let index = self.pending.iter().position(|f| {
-            (f.operation == "*" || f.operation == operation) && f.drop_response == drop_response
+            (f.operation == "*" || f.operation == operation)
+                && f.drop_response == drop_response
+                && (f.account.is_none() || f.account.as_deref() == account)
         })?;
         let entry = &mut self.pending[index];
         entry.seen = entry.seen.wrapping_add(1);
@@ -190,9 +235,13 @@ pub fn operation_for(
     use axum::http::Method;
     if path == "/" && method == Method::POST {
         return match super::root_call(headers, body) {
-            super::RootCall::Iam(form) => {
+            super::RootCall::Query(form) => {
                 let action = form.get("Action")?;
-                crate::iam::ACTIONS.iter().copied().find(|a| *a == action)
+                crate::iam::ACTIONS
+                    .iter()
+                    .chain(&crate::sts::ACTIONS)
+                    .copied()
+                    .find(|a| *a == action)
             }
             super::RootCall::Personalize(target) => {
                 let operation = target.strip_prefix(crate::personalize::TARGET_PREFIX)?;

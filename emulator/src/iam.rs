@@ -173,7 +173,8 @@ pub async fn call(
     let form = Form::parse(body);
     let action = form.get("Action").unwrap_or_default();
     let Some(operation) = ACTIONS.iter().copied().find(|a| *a == action) else {
-        if let Err(refused) = crate::authenticate(state, Protocol::Iam, method, uri, headers, body)
+        if let Err(refused) =
+            crate::authenticate(state, Protocol::Iam, method, uri, headers, body).await
         {
             return refused;
         }
@@ -184,19 +185,22 @@ pub async fn call(
             format!("Could not find operation {action} for version {version}"),
         );
     };
-    if let Err(refused) = crate::admit(state, operation, method, uri, headers, body).await {
-        return refused;
-    }
-    let account = &state.settings.account_id;
-    let mut resources = state.resources.lock().await;
+    let caller = match crate::admit(state, operation, method, uri, headers, body).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
+    };
+    // Roles are the caller's account's.
+    let account = caller.identity.account;
+    let mut all = state.resources.lock().await;
+    let resources = all.entry(account.clone()).or_default();
     let result = match operation {
-        "CreateRole" => create_role(&mut resources, &form, account),
-        "GetRole" => get_role(&resources, &form),
-        "DeleteRole" => delete_role(&mut resources, &form),
-        "PutRolePolicy" => put_role_policy(&mut resources, &form),
-        "GetRolePolicy" => get_role_policy(&resources, &form),
-        "DeleteRolePolicy" => delete_role_policy(&mut resources, &form),
-        "ListRolePolicies" => list_role_policies(&resources, &form),
+        "CreateRole" => create_role(resources, &form, &account),
+        "GetRole" => get_role(resources, &form),
+        "DeleteRole" => delete_role(resources, &form),
+        "PutRolePolicy" => put_role_policy(resources, &form),
+        "GetRolePolicy" => get_role_policy(resources, &form),
+        "DeleteRolePolicy" => delete_role_policy(resources, &form),
+        "ListRolePolicies" => list_role_policies(resources, &form),
         _ => unreachable!("every action in ACTIONS is served"),
     };
     match result {

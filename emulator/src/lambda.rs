@@ -11,7 +11,7 @@ use axum::{
 use regex::Regex;
 use serde_json::json;
 
-use crate::{AppState, protocol::Protocol, resources::Function, sigv4::Scope};
+use crate::{AppState, accounts::Caller, protocol::Protocol, resources::Function};
 
 /// The path prefix of the functions API.
 pub const FUNCTIONS: &str = "/2015-03-31/functions/";
@@ -31,18 +31,20 @@ pub struct QualifierQuery {
     qualifier: Option<String>,
 }
 
-/// The function `name` refers to for a caller in `scope`, or the error to answer with.
+/// The function `name` refers to for `caller` (in its account and Region), or the error to
+/// answer `operation` with.
 #[allow(
     clippy::result_large_err,
     reason = "the error is the response to send, once per call"
 )]
 fn resolve<'a>(
-    functions: &'a crate::resources::Resources,
+    functions: Option<&'a crate::resources::Resources>,
+    operation: &str,
     name: &str,
     qualifier: Option<&str>,
-    scope: &Scope,
-    account: &str,
+    caller: &Caller,
 ) -> Result<&'a Function, Response> {
+    let account = caller.identity.account.as_str();
     let captures = FUNCTION_NAME
         .captures(name)
         .filter(|_| name.len() <= 170)
@@ -60,11 +62,25 @@ fn resolve<'a>(
     let partition = captures.get(1).map_or("aws", |m| m.as_str());
     let region = captures
         .get(2)
-        .map_or(scope.region.as_str(), |m| m.as_str());
+        .map_or(caller.region.as_str(), |m| m.as_str());
     let owner = captures.get(3).map_or(account, |m| m.as_str());
     let function = &captures[4];
     let qualifier = captures.get(5).map(|m| m.as_str()).or(qualifier);
     let arn = format!("arn:{partition}:lambda:{region}:{owner}:function:{function}");
+    if owner != account {
+        // Another account's function: only its resource-based policy could grant this, and the
+        // emulator grants nothing across accounts.
+        let action = format!("lambda:{operation}");
+        return Err(Protocol::Lambda.error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: {action} on resource: {arn} because no \
+                 resource-based policy allows the {action} action",
+                caller.identity.arn
+            ),
+        ));
+    }
     let not_found = |arn: &str| {
         Protocol::Lambda.error(
             StatusCode::NOT_FOUND,
@@ -74,8 +90,8 @@ fn resolve<'a>(
     };
     // A function lives in one Region: a client signed for another Region does not see it.
     let found = functions
-        .function(&arn)
-        .filter(|f| f.region == scope.region)
+        .and_then(|f| f.function(&arn))
+        .filter(|f| f.region == caller.region)
         .ok_or_else(|| not_found(&arn))?;
     match qualifier {
         None | Some("$LATEST") => Ok(found),
@@ -101,14 +117,14 @@ async fn admitted_function(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Function, Response> {
-    let scope = crate::admit(state, operation, method, uri, headers, b"").await?;
+    let caller = crate::admit(state, operation, method, uri, headers, b"").await?;
     let resources = state.resources.lock().await;
     resolve(
-        &resources,
+        resources.get(&caller.identity.account),
+        operation,
         name,
         query.qualifier.as_deref(),
-        &scope,
-        &state.settings.account_id,
+        &caller,
     )
     .cloned()
 }

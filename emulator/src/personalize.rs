@@ -38,7 +38,7 @@ pub async fn call(
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
     let Some(operation) = OPERATIONS.iter().copied().find(|o| *o == operation) else {
         if let Err(refused) =
-            crate::authenticate(state, Protocol::Personalize, method, uri, headers, body)
+            crate::authenticate(state, Protocol::Personalize, method, uri, headers, body).await
         {
             return refused;
         }
@@ -48,8 +48,8 @@ pub async fn call(
             format!("The emulator does not serve the Personalize operation {operation}"),
         );
     };
-    let scope = match crate::admit(state, operation, method, uri, headers, body).await {
-        Ok(scope) => scope,
+    let caller = match crate::admit(state, operation, method, uri, headers, body).await {
+        Ok(caller) => caller,
         Err(refused) => return refused,
     };
     let request: Value = match serde_json::from_slice(body) {
@@ -85,9 +85,28 @@ pub async fn call(
              arn:([a-z\\d-]+):personalize:.*:.*:.+"
         ));
     }
+    // Personalize has no resource-based policies: another account's campaign is out of reach.
+    if let Some(owner) = arn.split(':').nth(4)
+        && crate::accounts::is_account_id(owner)
+        && owner != caller.identity.account
+    {
+        return Protocol::Personalize.error(
+            StatusCode::BAD_REQUEST,
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: personalize:DescribeCampaign on \
+                 resource: {arn}",
+                caller.identity.arn
+            ),
+        );
+    }
     let resources = state.resources.lock().await;
     // A campaign lives in one Region: a client signed for another Region does not see it.
-    match resources.campaign(arn).filter(|c| c.region == scope.region) {
+    let campaign = resources
+        .get(&caller.identity.account)
+        .and_then(|r| r.campaign(arn))
+        .filter(|c| c.region == caller.region);
+    match campaign {
         Some(campaign) => (
             StatusCode::OK,
             [("content-type", "application/x-amz-json-1.1")],

@@ -48,11 +48,12 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, Response> {
     const OP: &str = "CreateRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, &body)
-        .await?
-        .region;
+    let caller = admit(&state, OP, &method, &uri, &headers, &body).await?;
+    let region = caller.region;
     let configuration = validated(&body, &region).map_err(bad_request)?;
-    let mut store = state.store.lock().await;
+    let mut stores = state.store.lock().await;
+    // Configurations, and the quota, are the caller's account's.
+    let store = stores.entry(caller.identity.account).or_default();
     if store.count(&region) >= state.settings.max_configurations {
         return Err(bad_request(format!(
             "Exceeded the limit of {} recommender configurations for this account in {region}",
@@ -71,13 +72,15 @@ pub async fn get_one(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     const OP: &str = "GetRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, b"")
-        .await?
-        .region;
-    Ok(match state.store.lock().await.get(&region, &id) {
-        Some(stored) => Json(stored.response()).into_response(),
-        None => not_found(&id),
-    })
+    let caller = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    let (account, region) = (caller.identity.account, caller.region);
+    let stores = state.store.lock().await;
+    Ok(
+        match stores.get(&account).and_then(|s| s.get(&region, &id)) {
+            Some(stored) => Json(stored.response()).into_response(),
+            None => not_found(&id),
+        },
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -95,9 +98,8 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     const OP: &str = "GetRecommenderConfigurations";
-    let region = admit(&state, OP, &method, &uri, &headers, b"")
-        .await?
-        .region;
+    let caller = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    let (account, region) = (caller.identity.account, caller.region);
     let page_size = match query.page_size.as_deref().map(str::parse::<usize>) {
         None => 20,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
@@ -108,8 +110,11 @@ pub async fn list(
         Some(Ok(n)) => n,
         Some(Err(_)) => return Err(bad_request("The pagination token is invalid")),
     };
-    let store = state.store.lock().await;
-    let all = store.in_region(&region);
+    let stores = state.store.lock().await;
+    let all = stores
+        .get(&account)
+        .map(|s| s.in_region(&region))
+        .unwrap_or_default();
     let items: Vec<_> = all
         .iter()
         .skip(start)
@@ -134,21 +139,17 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, Response> {
     const OP: &str = "UpdateRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, &body)
-        .await?
-        .region;
+    let caller = admit(&state, OP, &method, &uri, &headers, &body).await?;
+    let (account, region) = (caller.identity.account, caller.region);
     let configuration = validated(&body, &region).map_err(bad_request)?;
-    Ok(
-        match state
-            .store
-            .lock()
-            .await
-            .replace(&region, &id, configuration)
-        {
-            Some(stored) => Json(stored.response()).into_response(),
-            None => not_found(&id),
-        },
-    )
+    let mut stores = state.store.lock().await;
+    let replaced = stores
+        .get_mut(&account)
+        .and_then(|s| s.replace(&region, &id, configuration));
+    Ok(match replaced {
+        Some(stored) => Json(stored.response()).into_response(),
+        None => not_found(&id),
+    })
 }
 
 pub async fn delete(
@@ -159,11 +160,16 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     const OP: &str = "DeleteRecommenderConfiguration";
-    let region = admit(&state, OP, &method, &uri, &headers, b"")
-        .await?
-        .region;
-    Ok(match state.store.lock().await.remove(&region, &id) {
-        Some(stored) => Json(stored.response()).into_response(),
-        None => not_found(&id),
-    })
+    let caller = admit(&state, OP, &method, &uri, &headers, b"").await?;
+    let (account, region) = (caller.identity.account, caller.region);
+    let mut stores = state.store.lock().await;
+    Ok(
+        match stores
+            .get_mut(&account)
+            .and_then(|s| s.remove(&region, &id))
+        {
+            Some(stored) => Json(stored.response()).into_response(),
+            None => not_found(&id),
+        },
+    )
 }

@@ -1,4 +1,4 @@
-//! The four wire protocols the emulator answers on, and how each one spells an error.
+//! The five wire protocols the emulator answers on, and how each one spells an error.
 
 use axum::{
     Json,
@@ -12,6 +12,9 @@ use crate::sigv4::AuthError;
 /// IAM's XML namespace.
 pub const IAM_XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
+/// STS's XML namespace.
+pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
     /// Pinpoint: restJson1, error type in `x-amzn-ErrorType` and `__type`.
@@ -22,6 +25,8 @@ pub enum Protocol {
     Personalize,
     /// Lambda: restJson1, `x-amzn-ErrorType` and `{"Type", "message"}`.
     Lambda,
+    /// STS: the query protocol, XML `ErrorResponse` in STS's namespace.
+    Sts,
 }
 
 impl Protocol {
@@ -32,6 +37,7 @@ impl Protocol {
             | "DeleteRolePolicy" | "ListRolePolicies" => Protocol::Iam,
             "DescribeCampaign" => Protocol::Personalize,
             "GetFunction" | "GetPolicy" => Protocol::Lambda,
+            "AssumeRole" | "GetCallerIdentity" => Protocol::Sts,
             _ => Protocol::Pinpoint,
         }
     }
@@ -43,6 +49,7 @@ impl Protocol {
             Protocol::Iam => "iam",
             Protocol::Personalize => "personalize",
             Protocol::Lambda => "lambda",
+            Protocol::Sts => "sts",
         }
     }
 
@@ -51,7 +58,8 @@ impl Protocol {
         let message = message.into();
         match self {
             Protocol::Pinpoint => crate::aws_error(status, code, message),
-            Protocol::Iam => iam_error(status, code, &message),
+            Protocol::Iam => xml_error(IAM_XMLNS, status, code, &message),
+            Protocol::Sts => xml_error(STS_XMLNS, status, code, &message),
             Protocol::Personalize => {
                 let request_id = request_id();
                 (
@@ -86,7 +94,7 @@ impl Protocol {
     /// The refusal of a request whose signature does not verify (403).
     pub fn auth_error(self, error: &AuthError) -> Response {
         let code = match self {
-            Protocol::Iam => error.query_code(),
+            Protocol::Iam | Protocol::Sts => error.query_code(),
             _ => error.error_type(),
         };
         self.error(StatusCode::FORBIDDEN, code, error.message())
@@ -119,6 +127,14 @@ impl Protocol {
                 503 => (status, "ServiceUnavailable"),
                 _ if status.is_client_error() => (status, "InvalidInput"),
                 _ => (status, "ServiceFailure"),
+            },
+            // STS, like IAM, throttles with 400 Throttling.
+            Protocol::Sts => match s {
+                429 => (StatusCode::BAD_REQUEST, "Throttling"),
+                403 => (status, "AccessDenied"),
+                503 => (status, "ServiceUnavailable"),
+                _ if status.is_client_error() => (status, "ValidationError"),
+                _ => (status, "InternalFailure"),
             },
             // Personalize answers every client error with 400.
             Protocol::Personalize => match s {
@@ -170,7 +186,7 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
-fn iam_error(status: StatusCode, code: &str, message: &str) -> Response {
+fn xml_error(xmlns: &str, status: StatusCode, code: &str, message: &str) -> Response {
     let kind = if status.is_server_error() {
         "Receiver"
     } else {
@@ -178,7 +194,7 @@ fn iam_error(status: StatusCode, code: &str, message: &str) -> Response {
     };
     let request_id = request_id();
     let body = format!(
-        "<ErrorResponse xmlns=\"{IAM_XMLNS}\">\n  <Error>\n    <Type>{kind}</Type>\n    \
+        "<ErrorResponse xmlns=\"{xmlns}\">\n  <Error>\n    <Type>{kind}</Type>\n    \
          <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
         xml_escape(code),
         xml_escape(message)
@@ -196,12 +212,21 @@ fn iam_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// A successful IAM answer: `<{action}Response>` with an optional `<{action}Result>`.
 pub fn iam_ok(action: &str, result: Option<String>) -> Response {
+    xml_ok(IAM_XMLNS, action, result)
+}
+
+/// A successful STS answer, shaped as IAM's.
+pub fn sts_ok(action: &str, result: String) -> Response {
+    xml_ok(STS_XMLNS, action, Some(result))
+}
+
+fn xml_ok(xmlns: &str, action: &str, result: Option<String>) -> Response {
     let request_id = request_id();
     let result = result
         .map(|inner| format!("  <{action}Result>\n{inner}  </{action}Result>\n"))
         .unwrap_or_default();
     let body = format!(
-        "<{action}Response xmlns=\"{IAM_XMLNS}\">\n{result}  <ResponseMetadata>\n    \
+        "<{action}Response xmlns=\"{xmlns}\">\n{result}  <ResponseMetadata>\n    \
          <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
     );
     (

@@ -21,6 +21,8 @@ pub enum AuthError {
     UnknownKey,
     BadSignature,
     Expired,
+    /// Temporary credentials past their expiration.
+    ExpiredToken,
     /// The credential scope names another service than the one the request is for.
     WrongService {
         expected: String,
@@ -36,14 +38,16 @@ impl AuthError {
             AuthError::UnknownKey => "UnrecognizedClientException",
             AuthError::BadSignature => "InvalidSignatureException",
             AuthError::Expired => "InvalidSignatureException",
+            AuthError::ExpiredToken => "ExpiredTokenException",
             AuthError::WrongService { .. } => "InvalidSignatureException",
         }
     }
 
-    /// The error code the query protocol (IAM) uses.
+    /// The error code the query protocol (IAM, STS) uses.
     pub fn query_code(&self) -> &'static str {
         match self {
             AuthError::Missing => "MissingAuthenticationToken",
+            AuthError::ExpiredToken => "ExpiredToken",
             AuthError::Malformed(_) => "IncompleteSignature",
             AuthError::UnknownKey => "InvalidClientTokenId",
             AuthError::BadSignature | AuthError::Expired | AuthError::WrongService { .. } => {
@@ -59,6 +63,7 @@ impl AuthError {
             AuthError::UnknownKey => "The security token included in the request is invalid.".into(),
             AuthError::BadSignature => "The request signature we calculated does not match the signature you provided.".into(),
             AuthError::Expired => "Signature expired: the request time is more than 15 minutes from the server's time.".into(),
+            AuthError::ExpiredToken => "The security token included in the request is expired".into(),
             AuthError::WrongService { expected, found } => format!("Credential should be scoped to correct service: '{expected}', not '{found}'."),
         }
     }
@@ -115,6 +120,22 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
     })
 }
 
+/// The access key ID the request's Authorization header names, before any check of the
+/// signature: what call counts and account-scoped faults go by.
+pub fn claimed_access_key(headers: &HeaderMap) -> Option<&str> {
+    claimed(headers).map(|a| a.access_key_id)
+}
+
+/// The service the request's credential scope names, before any check of the signature.
+pub fn claimed_service(headers: &HeaderMap) -> Option<&str> {
+    claimed(headers).map(|a| a.service)
+}
+
+fn claimed(headers: &HeaderMap) -> Option<Authorization<'_>> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    parse_authorization(value).ok()
+}
+
 fn parse_amz_date(value: &str) -> Option<SystemTime> {
     let t = chrono::NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ").ok()?;
     let seconds = u64::try_from(t.and_utc().timestamp()).ok()?;
@@ -122,7 +143,7 @@ fn parse_amz_date(value: &str) -> Option<SystemTime> {
 }
 
 /// Verifies the request's signature with `secret_for(access_key_id)`; the credential scope must
-/// name `service` (the signing name: `mobiletargeting`, `iam`, `personalize`, `lambda`).
+/// name `service` (the signing name: `mobiletargeting`, `iam`, `personalize`, `lambda`, `sts`).
 pub fn verify(
     service: &str,
     method: &Method,
@@ -131,6 +152,25 @@ pub fn verify(
     body: &[u8],
     secret_for: impl Fn(&str) -> Option<String>,
 ) -> Result<Scope, AuthError> {
+    verify_with(service, method, path_and_query, headers, body, |key, _| {
+        secret_for(key)
+            .map(|s| (s, ()))
+            .ok_or(AuthError::UnknownKey)
+    })
+    .map(|(scope, ())| scope)
+}
+
+/// Like `verify`, with `resolve(access_key_id, security_token)` answering the secret and what
+/// the caller knows of the key (or why the key or its token is refused), after the request's
+/// shape is checked and before its signature is.
+pub fn verify_with<T>(
+    service: &str,
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    resolve: impl FnOnce(&str, Option<&str>) -> Result<(String, T), AuthError>,
+) -> Result<(Scope, T), AuthError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let auth = parse_authorization(header("authorization").ok_or(AuthError::Missing)?)?;
     if auth.service != service {
@@ -159,7 +199,8 @@ pub fn verify(
             "the host header must be signed".into(),
         ));
     }
-    let secret = secret_for(auth.access_key_id).ok_or(AuthError::UnknownKey)?;
+    let token = header("x-amz-security-token");
+    let (secret, known) = resolve(auth.access_key_id, token)?;
 
     let mut signed = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
@@ -167,8 +208,14 @@ pub fn verify(
             .ok_or_else(|| AuthError::Malformed(format!("signed header {name} is missing")))?;
         signed.push((*name, value));
     }
-    let token = header("x-amz-security-token").map(str::to_owned);
-    let identity = Credentials::new(auth.access_key_id, secret, token, None, "emulator").into();
+    let identity = Credentials::new(
+        auth.access_key_id,
+        secret,
+        token.map(str::to_owned),
+        None,
+        "emulator",
+    )
+    .into();
     let mut settings = SigningSettings::default();
     // Sign exactly what the client listed, nothing more and nothing less.
     settings.excluded_headers = None;
@@ -192,9 +239,12 @@ pub fn verify(
     if expected.signature() != auth.signature {
         return Err(AuthError::BadSignature);
     }
-    Ok(Scope {
-        access_key_id: auth.access_key_id.to_owned(),
-        region: auth.region.to_owned(),
-        service: auth.service.to_owned(),
-    })
+    Ok((
+        Scope {
+            access_key_id: auth.access_key_id.to_owned(),
+            region: auth.region.to_owned(),
+            service: auth.service.to_owned(),
+        },
+        known,
+    ))
 }
