@@ -1,8 +1,9 @@
-//! Commands besides `run`: `validate` (offline), `import` and `plan` (read Pinpoint, write
-//! nothing to it), and the AWS settings they share with `run`.
+//! The commands: `run` (the operator), `validate` (offline), `import` and `plan` (read
+//! Pinpoint, write nothing to it), and the AWS settings they share.
 
 pub mod import;
 pub mod plan;
+pub mod run;
 pub mod validate;
 
 use std::net::{Ipv4Addr, SocketAddr};
