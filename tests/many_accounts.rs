@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
@@ -67,17 +67,6 @@ fn tenancy(unbound: &str, namespaces: &[String; 3]) -> String {
     )
 }
 
-fn write_tenancy(env: &TestEnv, text: &str) -> PathBuf {
-    let path = env
-        .plane
-        .dir
-        .join(format!("{}-tenancy.yaml", env.namespace));
-    let scratch = path.with_extension("new");
-    std::fs::write(&scratch, text).expect("write the tenancy file");
-    std::fs::rename(&scratch, &path).expect("replace the tenancy file");
-    path
-}
-
 #[test]
 fn namespaces_publish_into_their_own_accounts() {
     let env = TestEnv::with_emulator_args(
@@ -115,7 +104,7 @@ fn namespaces_publish_into_their_own_accounts() {
         ]);
         env.plane.kubectl_ok(&["create", "namespace", ns]);
     }
-    let path = write_tenancy(&env, &tenancy("refuse", &teams));
+    let path = env.write_tenancy(&tenancy("refuse", &teams));
     let watched = format!("--namespace={},{}", env.namespace, teams.join(","));
     let config = format!("--tenancy-config={}", path.display());
     let mut operator = env.spawn_operator(&[&watched, &config]);
@@ -202,7 +191,7 @@ fn namespaces_publish_into_their_own_accounts() {
     apply_in(&env.namespace, &model_in("mine", OWN));
     wait_reason(&env.namespace, "mine", "AccountNotBound");
     assert!(env.admin.configurations().is_empty());
-    write_tenancy(&env, &tenancy("operator", &teams));
+    env.write_tenancy(&tenancy("operator", &teams));
     wait_reason(&env.namespace, "mine", "Ready");
     assert_eq!(get_in(&env.namespace, "mine")["status"]["accountId"], OWN);
     assert_eq!(env.admin.configurations().len(), 1);

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use recommender_operator::{api::RecommenderModel, domain::desired::desired_configuration};
 use serde_json::{Value, json};
@@ -23,18 +23,6 @@ fn model(name: &str) -> Value {
 
 fn status_field(object: &Value, field: &str) -> Option<String> {
     object["status"][field].as_str().map(str::to_owned)
-}
-
-/// Writes the tenancy file of this test (replacing it in one rename, as the kubelet does).
-fn write_tenancy(env: &TestEnv, text: &str) -> PathBuf {
-    let path = env
-        .plane
-        .dir
-        .join(format!("{}-tenancy.yaml", env.namespace));
-    let scratch = path.with_extension("new");
-    std::fs::write(&scratch, text).expect("write the tenancy file");
-    std::fs::rename(&scratch, &path).expect("replace the tenancy file");
-    path
 }
 
 #[test]
@@ -56,7 +44,7 @@ fn a_namespace_adopts_only_what_the_tenancy_settings_allow_and_a_reload_needs_no
     let writes_before: Vec<u64> = writes.iter().map(|w| env.calls(w)).collect();
 
     let other_team = "adoption:\n  - namespace: someone-else\n    configurationIds: [\"*\"]\n";
-    let path = write_tenancy(&env, other_team);
+    let path = env.write_tenancy(other_team);
     let tenancy_flag = format!("--tenancy-config={}", path.display());
     let mut operator = env.spawn_operator(&[&tenancy_flag]);
     operator.wait_for_log("controller started", Duration::from_secs(60));
@@ -78,13 +66,10 @@ fn a_namespace_adopts_only_what_the_tenancy_settings_allow_and_a_reload_needs_no
     }
 
     // The platform team lists this namespace for this one ID: the running operator picks it up.
-    write_tenancy(
-        &env,
-        &format!(
-            "adoption:\n  - namespace: {}\n    configurationIds: [{id}]\n",
-            env.namespace
-        ),
-    );
+    env.write_tenancy(&format!(
+        "adoption:\n  - namespace: {}\n    configurationIds: [{id}]\n",
+        env.namespace
+    ));
     env.wait_condition("taker", "Ready", 60);
     assert_eq!(
         status_field(&env.model("taker"), "configurationId").as_deref(),
@@ -118,10 +103,7 @@ fn a_namespace_adopts_only_what_the_tenancy_settings_allow_and_a_reload_needs_no
     );
 
     // A bad edit while running is refused, and the settings in force stay.
-    write_tenancy(
-        &env,
-        "adoption:\n  - namespace: x\n    configurationIds: []\n",
-    );
+    env.write_tenancy("adoption:\n  - namespace: x\n    configurationIds: []\n");
     operator.wait_for_log(
         "the changed tenancy settings are invalid",
         Duration::from_secs(30),
@@ -130,10 +112,7 @@ fn a_namespace_adopts_only_what_the_tenancy_settings_allow_and_a_reload_needs_no
     operator.stop();
 
     // At start, a bad file stops the operator with the field at fault.
-    write_tenancy(
-        &env,
-        "allowedRoles:\n  - namespace: a\n    roleArn: \"[\"\n",
-    );
+    env.write_tenancy("allowedRoles:\n  - namespace: a\n    roleArn: \"[\"\n");
     let mut refused_start = env.spawn_operator(&[&tenancy_flag]);
     refused_start.wait_for_exit(Duration::from_secs(30));
     let log = refused_start.output();

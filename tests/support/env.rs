@@ -1,7 +1,11 @@
 //! One test's world on the shared control plane: its namespace, its emulator (the real
 //! `pinpoint-emulator` binary) and its operator (watching only that namespace).
 
-use std::{path::Path, process::Output, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Output,
+    time::Duration,
+};
 
 use recommender_operator::{
     aws::pinpoint::{Pinpoint, SdkPinpoint},
@@ -142,6 +146,19 @@ impl TestEnv {
     /// An HTTP endpoint of the operator, `metrics` or `probes`, from its startup log line.
     pub fn operator_addr(&mut self, which: &str) -> String {
         endpoint_of(self.operator(), which)
+    }
+
+    /// Writes this test's tenancy file (replacing it in one rename, as the kubelet does) and
+    /// returns its path, for `--tenancy-config`.
+    pub fn write_tenancy(&self, text: &str) -> PathBuf {
+        let path = self
+            .plane
+            .dir
+            .join(format!("{}-tenancy.yaml", self.namespace));
+        let scratch = path.with_extension("new");
+        std::fs::write(&scratch, text).expect("write the tenancy file");
+        std::fs::rename(&scratch, &path).expect("replace the tenancy file");
+        path
     }
 
     /// GET a path of the operator's HTTP endpoints.
