@@ -212,11 +212,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         make,
     });
     let settings = Settings {
-        namespaces: args
-            .namespace
-            .into_iter()
-            .filter(|ns| !ns.is_empty())
-            .collect(),
+        namespaces: watched_namespaces(args.namespace),
         concurrency: args.concurrency,
         resync: args.resync,
         tenancy,
@@ -274,6 +270,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         leadership.release().await;
     }
     result
+}
+
+/// The namespaces to watch, each once, in the order given: a namespace named twice (a flag and
+/// the chart's `extraArgs`, say) would get two watches, and two reconciles of one model could
+/// run at once.
+fn watched_namespaces(named: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    named
+        .into_iter()
+        .filter(|ns| !ns.is_empty() && seen.insert(ns.clone()))
+        .collect()
 }
 
 /// The API server client (from the kubeconfig or the pod's service account), its requests
@@ -351,6 +358,12 @@ mod tests {
         );
         assert_eq!(args.namespace, ["a", "b", "c"]);
         assert_eq!(args.allowed_roles.len(), 2);
+    }
+
+    #[test]
+    fn a_namespace_named_twice_is_watched_once() {
+        let args = run_args(&["--namespace=a,b", "--namespace=a,,c,b"]).expect("namespaces");
+        assert_eq!(watched_namespaces(args.namespace), ["a", "b", "c"]);
     }
 
     #[test]
