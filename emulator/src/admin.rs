@@ -18,8 +18,8 @@
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Query, State},
-    http::StatusCode,
+    extract::{FromRequestParts, Query, State},
+    http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -57,16 +57,23 @@ fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, message).into_response()
 }
 
-impl AccountQuery {
-    /// The account asked for, checked to be one of the settings', if any.
-    #[allow(
-        clippy::result_large_err,
-        reason = "the error is the response to send, once per call"
-    )]
-    fn named(&self, state: &AppState) -> Result<Option<String>, Response> {
-        match &self.account {
-            None => Ok(None),
-            Some(id) if state.settings.has_account(id) => Ok(Some(id.clone())),
+/// The account `?account=ID` names, if any, checked to be one of the settings' (404
+/// otherwise).
+struct Named(Option<String>);
+
+/// The account `?account=ID` names, checked as `Named`, or the default one.
+struct OrDefault(String);
+
+impl FromRequestParts<AppState> for Named {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Query(q) = Query::<AccountQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match q.account {
+            None => Ok(Self(None)),
+            Some(id) if state.settings.has_account(&id) => Ok(Self(Some(id))),
             Some(id) => Err((
                 StatusCode::NOT_FOUND,
                 format!(
@@ -77,16 +84,16 @@ impl AccountQuery {
                 .into_response()),
         }
     }
+}
 
-    /// The account asked for, or the default one.
-    #[allow(
-        clippy::result_large_err,
-        reason = "the error is the response to send, once per call"
-    )]
-    fn or_default(&self, state: &AppState) -> Result<String, Response> {
-        Ok(self
-            .named(state)?
-            .unwrap_or_else(|| state.settings.account_id.clone()))
+impl FromRequestParts<AppState> for OrDefault {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Named(named) = Named::from_request_parts(parts, state).await?;
+        Ok(Self(
+            named.unwrap_or_else(|| state.settings.account_id.clone()),
+        ))
     }
 }
 
@@ -115,31 +122,16 @@ async fn accounts(State(state): State<AppState>) -> Response {
     Json(list).into_response()
 }
 
-async fn configurations(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    let account = match q.or_default(&state) {
-        Ok(account) => account,
-        Err(refused) => return refused,
-    };
+async fn configurations(State(state): State<AppState>, OrDefault(account): OrDefault) -> Response {
     let stores = state.store.lock().await;
     Json(stores.get(&account).map(Store::all).unwrap_or_default()).into_response()
 }
 
-async fn calls(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    match q.named(&state) {
-        Ok(account) => Json(state.faults.lock().await.calls(account.as_deref())).into_response(),
-        Err(refused) => refused,
-    }
+async fn calls(State(state): State<AppState>, Named(account): Named) -> Response {
+    Json(state.faults.lock().await.calls(account.as_deref())).into_response()
 }
 
-async fn add_fault(
-    State(state): State<AppState>,
-    Query(q): Query<AccountQuery>,
-    body: Bytes,
-) -> Response {
-    let named = match q.named(&state) {
-        Ok(named) => named,
-        Err(refused) => return refused,
-    };
+async fn add_fault(State(state): State<AppState>, Named(named): Named, body: Bytes) -> Response {
     let mut fault = match serde_json::from_slice::<Fault>(&body) {
         Ok(fault) => fault,
         Err(e) => return bad_request(format!("bad fault: {e}")),
@@ -165,28 +157,16 @@ async fn add_fault(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn list_faults(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    match q.named(&state) {
-        Ok(account) => Json(state.faults.lock().await.pending(account.as_deref())).into_response(),
-        Err(refused) => refused,
-    }
+async fn list_faults(State(state): State<AppState>, Named(account): Named) -> Response {
+    Json(state.faults.lock().await.pending(account.as_deref())).into_response()
 }
 
-async fn clear_faults(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    match q.named(&state) {
-        Ok(account) => {
-            state.faults.lock().await.clear(account.as_deref());
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(refused) => refused,
-    }
+async fn clear_faults(State(state): State<AppState>, Named(account): Named) -> Response {
+    state.faults.lock().await.clear(account.as_deref());
+    StatusCode::NO_CONTENT.into_response()
 }
 
-async fn reset(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    let account = match q.named(&state) {
-        Ok(account) => account,
-        Err(refused) => return refused,
-    };
+async fn reset(State(state): State<AppState>, Named(account): Named) -> Response {
     // The seeds were checked at start: they apply again.
     let Some(account) = account else {
         let resources = match seeded(&state.settings) {
@@ -216,13 +196,9 @@ async fn reset(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> 
 
 async fn seed(
     State(state): State<AppState>,
-    Query(q): Query<AccountQuery>,
+    OrDefault(account): OrDefault,
     body: Bytes,
 ) -> Response {
-    let account = match q.or_default(&state) {
-        Ok(account) => account,
-        Err(refused) => return refused,
-    };
     let seed = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(seed) => seed,
         Err(e) => return bad_request(format!("bad seed: not JSON: {e}")),
@@ -240,34 +216,26 @@ async fn seed(
 /// One account's roles, campaigns or functions, as `list` shows them.
 async fn listed(
     state: &AppState,
-    q: &AccountQuery,
+    account: &str,
     list: fn(&crate::resources::Resources) -> Vec<serde_json::Value>,
 ) -> Response {
-    let account = match q.or_default(state) {
-        Ok(account) => account,
-        Err(refused) => return refused,
-    };
     let resources = state.resources.lock().await;
-    Json(resources.get(&account).map(list).unwrap_or_default()).into_response()
+    Json(resources.get(account).map(list).unwrap_or_default()).into_response()
 }
 
-async fn roles(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    listed(&state, &q, crate::resources::Resources::roles).await
+async fn roles(State(state): State<AppState>, OrDefault(account): OrDefault) -> Response {
+    listed(&state, &account, crate::resources::Resources::roles).await
 }
 
-async fn campaigns(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    listed(&state, &q, crate::resources::Resources::campaigns).await
+async fn campaigns(State(state): State<AppState>, OrDefault(account): OrDefault) -> Response {
+    listed(&state, &account, crate::resources::Resources::campaigns).await
 }
 
-async fn functions(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    listed(&state, &q, crate::resources::Resources::functions).await
+async fn functions(State(state): State<AppState>, OrDefault(account): OrDefault) -> Response {
+    listed(&state, &account, crate::resources::Resources::functions).await
 }
 
-async fn sts_state(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
-    let account = match q.named(&state) {
-        Ok(account) => account,
-        Err(refused) => return refused,
-    };
+async fn sts_state(State(state): State<AppState>, Named(account): Named) -> Response {
     let sessions = state.sessions.lock().await;
     Json(json!({
         "sessionSeconds": sessions.cap(),

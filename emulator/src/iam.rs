@@ -1,20 +1,19 @@
 //! The IAM role operations on the query protocol (form-encoded `Action=...` in, XML out). The
 //! rules they check their input with are in `iam_rules`.
 
-use axum::{
-    http::{HeaderMap, Method, StatusCode, Uri},
-    response::Response,
-};
+use axum::{http::StatusCode, response::Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::{
-    Shared,
+    Catalog, Shared,
+    accounts::Caller,
     iam_rules::{
-        IamError, PolicyKind, check_boundary, check_description, check_inline_size,
+        PolicyKind, check_boundary, check_description, check_inline_size,
         check_max_session_duration, check_path, check_policy_document, check_policy_name,
         check_role_name, check_tags, check_trust_size,
     },
-    protocol::{Protocol, iam_ok, xml_escape},
+    protocol::{Protocol, iam_ok, xml_element},
+    query::{self, Form, QueryError, constraint, missing},
     resources::{Document, Resources, Role},
 };
 
@@ -29,66 +28,43 @@ pub const ACTIONS: [&str; 7] = [
     "ListRolePolicies",
 ];
 
-/// The form parameters of a query-protocol request.
-pub struct Form(Vec<(String, String)>);
+/// IAM as `query::admit` admits its calls.
+pub const SERVICE: query::Service = query::Service {
+    catalog: Catalog {
+        protocol: Protocol::Iam,
+        operations: &ACTIONS,
+    },
+    version: "2010-05-08",
+};
 
-impl Form {
-    pub fn parse(body: &[u8]) -> Self {
-        Self(form_urlencoded::parse(body).into_owned().collect())
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn required(&self, name: &str, field: &str) -> Result<&str, IamError> {
-        self.get(name).ok_or_else(|| {
-            IamError::validation(format!(
-                "1 validation error detected: Value null at '{field}' failed to satisfy \
-                 constraint: Member must not be null"
-            ))
-        })
-    }
-
-    /// `Prefix.member.N.Key` / `Prefix.member.N.Value` pairs, by N.
-    fn tags(&self) -> Result<Vec<(String, String)>, IamError> {
-        let mut by_index =
-            std::collections::BTreeMap::<u32, (Option<String>, Option<String>)>::new();
-        for (k, v) in &self.0 {
-            let Some(rest) = k.strip_prefix("Tags.member.") else {
-                continue;
-            };
-            let Some((n, field)) = rest.split_once('.') else {
-                continue;
-            };
-            let n: u32 = n
-                .parse()
-                .map_err(|_| IamError::validation(format!("Malformed tag parameter {k}")))?;
-            let entry = by_index.entry(n).or_default();
-            match field {
-                "Key" => entry.0 = Some(v.clone()),
-                "Value" => entry.1 = Some(v.clone()),
-                _ => return Err(IamError::validation(format!("Unknown tag parameter {k}"))),
-            }
+/// The `Tags.member.N.Key` / `Tags.member.N.Value` pairs, by N.
+fn tags(form: &Form) -> Result<Vec<(String, String)>, QueryError> {
+    let mut by_index = std::collections::BTreeMap::<u32, (Option<String>, Option<String>)>::new();
+    for (k, v) in form.pairs() {
+        let Some(rest) = k.strip_prefix("Tags.member.") else {
+            continue;
+        };
+        let Some((n, field)) = rest.split_once('.') else {
+            continue;
+        };
+        let n: u32 = n
+            .parse()
+            .map_err(|_| QueryError::validation(format!("Malformed tag parameter {k}")))?;
+        let entry = by_index.entry(n).or_default();
+        match field {
+            "Key" => entry.0 = Some(v.to_owned()),
+            "Value" => entry.1 = Some(v.to_owned()),
+            _ => return Err(QueryError::validation(format!("Unknown tag parameter {k}"))),
         }
-        by_index
-            .into_iter()
-            .map(|(n, (key, value))| match (key, value) {
-                (Some(key), Some(value)) => Ok((key, value)),
-                (None, _) => Err(IamError::validation(format!(
-                    "1 validation error detected: Value null at 'tags.{n}.member.key' failed to \
-                     satisfy constraint: Member must not be null"
-                ))),
-                (_, None) => Err(IamError::validation(format!(
-                    "1 validation error detected: Value null at 'tags.{n}.member.value' failed to \
-                     satisfy constraint: Member must not be null"
-                ))),
-            })
-            .collect()
     }
+    by_index
+        .into_iter()
+        .map(|(n, (key, value))| match (key, value) {
+            (Some(key), Some(value)) => Ok((key, value)),
+            (None, _) => Err(missing(&format!("tags.{n}.member.key"))),
+            (_, None) => Err(missing(&format!("tags.{n}.member.value"))),
+        })
+        .collect()
 }
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded, as IAM returns
@@ -103,10 +79,6 @@ fn url_encoded(text: &str) -> String {
     utf8_percent_encode(text, DOCUMENT).to_string()
 }
 
-fn element(name: &str, value: &str) -> String {
-    format!("<{name}>{}</{name}>", xml_escape(value))
-}
-
 fn role_xml(role: &Role, last_used: bool) -> String {
     let mut xml = String::from("    <Role>\n");
     let mut add = |line: String| {
@@ -114,27 +86,27 @@ fn role_xml(role: &Role, last_used: bool) -> String {
         xml.push_str(&line);
         xml.push('\n');
     };
-    add(element("Path", &role.path));
-    add(element("RoleName", &role.name));
-    add(element("RoleId", &role.id));
-    add(element("Arn", &role.arn));
-    add(element("CreateDate", &role.create_date()));
-    add(element(
+    add(xml_element("Path", &role.path));
+    add(xml_element("RoleName", &role.name));
+    add(xml_element("RoleId", &role.id));
+    add(xml_element("Arn", &role.arn));
+    add(xml_element("CreateDate", &role.create_date()));
+    add(xml_element(
         "AssumeRolePolicyDocument",
         &url_encoded(&role.trust.text),
     ));
     if let Some(description) = &role.description {
-        add(element("Description", description));
+        add(xml_element("Description", description));
     }
-    add(element(
+    add(xml_element(
         "MaxSessionDuration",
         &role.max_session_duration.to_string(),
     ));
     if let Some(boundary) = &role.boundary {
         add(format!(
             "<PermissionsBoundary>{}{}</PermissionsBoundary>",
-            element("PermissionsBoundaryType", "Policy"),
-            element("PermissionsBoundaryArn", boundary)
+            xml_element("PermissionsBoundaryType", "Policy"),
+            xml_element("PermissionsBoundaryArn", boundary)
         ));
     }
     if !role.tags.is_empty() {
@@ -144,8 +116,8 @@ fn role_xml(role: &Role, last_used: bool) -> String {
             .map(|(k, v)| {
                 format!(
                     "<member>{}{}</member>",
-                    element("Key", k),
-                    element("Value", v)
+                    xml_element("Key", k),
+                    xml_element("Value", v)
                 )
             })
             .collect();
@@ -158,58 +130,33 @@ fn role_xml(role: &Role, last_used: bool) -> String {
     xml
 }
 
-fn role_not_found(name: &str) -> IamError {
-    IamError::no_such_entity(format!("The role with name {name} cannot be found."))
+fn role_not_found(name: &str) -> QueryError {
+    QueryError::no_such_entity(format!("The role with name {name} cannot be found."))
 }
 
-/// Serves one IAM query call: `POST /` with a form body.
-pub async fn call(
-    state: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
-    let form = Form::parse(body);
-    let action = form.get("Action").unwrap_or_default();
-    let Some(operation) = ACTIONS.iter().copied().find(|a| *a == action) else {
-        if let Err(refused) =
-            crate::authenticate(state, Protocol::Iam, method, uri, headers, body).await
-        {
-            return refused;
-        }
-        let version = form.get("Version").unwrap_or("2010-05-08");
-        return Protocol::Iam.error(
-            StatusCode::BAD_REQUEST,
-            "InvalidAction",
-            format!("Could not find operation {action} for version {version}"),
-        );
-    };
-    let caller = match crate::admit(state, operation, method, uri, headers, body).await {
-        Ok(caller) => caller,
-        Err(refused) => return refused,
-    };
+/// Serves one IAM query call (`POST /` with a form body) that `query::admit` admitted.
+pub async fn call(state: &Shared, operation: &str, caller: Caller, form: &Form) -> Response {
     // Roles are the caller's account's.
     let account = caller.identity.account;
     let mut all = state.resources.lock().await;
     let resources = all.entry(account.clone()).or_default();
     let result = match operation {
-        "CreateRole" => create_role(resources, &form, &account),
-        "GetRole" => get_role(resources, &form),
-        "DeleteRole" => delete_role(resources, &form),
-        "PutRolePolicy" => put_role_policy(resources, &form),
-        "GetRolePolicy" => get_role_policy(resources, &form),
-        "DeleteRolePolicy" => delete_role_policy(resources, &form),
-        "ListRolePolicies" => list_role_policies(resources, &form),
+        "CreateRole" => create_role(resources, form, &account),
+        "GetRole" => get_role(resources, form),
+        "DeleteRole" => delete_role(resources, form),
+        "PutRolePolicy" => put_role_policy(resources, form),
+        "GetRolePolicy" => get_role_policy(resources, form),
+        "DeleteRolePolicy" => delete_role_policy(resources, form),
+        "ListRolePolicies" => list_role_policies(resources, form),
         _ => unreachable!("every action in ACTIONS is served"),
     };
     match result {
         Ok(result) => iam_ok(operation, result),
-        Err(e) => e.response(),
+        Err(e) => e.response(Protocol::Iam),
     }
 }
 
-type Outcome = Result<Option<String>, IamError>;
+type Outcome = Result<Option<String>, QueryError>;
 
 fn create_role(resources: &mut Resources, form: &Form, account: &str) -> Outcome {
     let name = form.required("RoleName", "roleName")?;
@@ -227,7 +174,7 @@ fn create_role(resources: &mut Resources, form: &Form, account: &str) -> Outcome
         None => 3600,
         Some(text) => {
             let seconds = text.parse::<i64>().map_err(|_| {
-                IamError::validation(format!("MaxSessionDuration {text:?} is not a number"))
+                QueryError::validation(format!("MaxSessionDuration {text:?} is not a number"))
             })?;
             check_max_session_duration(seconds)?;
             seconds
@@ -237,10 +184,10 @@ fn create_role(resources: &mut Resources, form: &Form, account: &str) -> Outcome
     if let Some(b) = boundary {
         check_boundary(b)?;
     }
-    let tags = form.tags()?;
+    let tags = tags(form)?;
     check_tags(&tags)?;
     if resources.role(name).is_some() {
-        return Err(IamError::new(
+        return Err(QueryError::new(
             StatusCode::CONFLICT,
             "EntityAlreadyExists",
             format!("Role with name {name} already exists."),
@@ -276,7 +223,7 @@ fn delete_role(resources: &mut Resources, form: &Form) -> Outcome {
     check_role_name(name)?;
     let role = resources.role(name).ok_or_else(|| role_not_found(name))?;
     if !role.inline.is_empty() {
-        return Err(IamError::new(
+        return Err(QueryError::new(
             StatusCode::CONFLICT,
             "DeleteConflict",
             "Cannot delete entity, must delete policies first.",
@@ -321,15 +268,15 @@ fn get_role_policy(resources: &Resources, form: &Form) -> Outcome {
     check_policy_name(policy_name)?;
     let role = resources.role(name).ok_or_else(|| role_not_found(name))?;
     let document = role.inline.get(policy_name).ok_or_else(|| {
-        IamError::no_such_entity(format!(
+        QueryError::no_such_entity(format!(
             "The role policy with name {policy_name} cannot be found."
         ))
     })?;
     Ok(Some(format!(
         "    {}\n    {}\n    {}\n",
-        element("RoleName", &role.name),
-        element("PolicyName", policy_name),
-        element("PolicyDocument", &url_encoded(&document.text)),
+        xml_element("RoleName", &role.name),
+        xml_element("PolicyName", policy_name),
+        xml_element("PolicyDocument", &url_encoded(&document.text)),
     )))
 }
 
@@ -342,7 +289,7 @@ fn delete_role_policy(resources: &mut Resources, form: &Form) -> Outcome {
         .role_mut(name)
         .ok_or_else(|| role_not_found(name))?;
     role.inline.remove(policy_name).ok_or_else(|| {
-        IamError::no_such_entity(format!(
+        QueryError::no_such_entity(format!(
             "The role policy with name {policy_name} cannot be found."
         ))
     })?;
@@ -357,10 +304,11 @@ fn list_role_policies(resources: &Resources, form: &Form) -> Outcome {
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=1000).contains(&n) => n,
             _ => {
-                return Err(IamError::validation(format!(
-                    "1 validation error detected: Value '{text}' at 'maxItems' failed to \
-                     satisfy constraint: Member must have value between 1 and 1000"
-                )));
+                return Err(constraint(
+                    text,
+                    "maxItems",
+                    "must have value between 1 and 1000",
+                ));
             }
         },
     };
@@ -368,22 +316,25 @@ fn list_role_policies(resources: &Resources, form: &Form) -> Outcome {
         None => 0,
         Some(marker) => marker
             .parse::<usize>()
-            .map_err(|_| IamError::validation(format!("Invalid Marker {marker:?}")))?,
+            .map_err(|_| QueryError::validation(format!("Invalid Marker {marker:?}")))?,
     };
     let role = resources.role(name).ok_or_else(|| role_not_found(name))?;
     let names: Vec<&String> = role.inline.keys().collect();
     let page = names.iter().skip(start).take(max_items);
     let members: String = page
-        .map(|n| format!("      {}\n", element("member", n)))
+        .map(|n| format!("      {}\n", xml_element("member", n)))
         .collect();
     let next = start.saturating_add(max_items);
     let truncated = next < names.len();
     let mut xml = format!(
         "    <PolicyNames>\n{members}    </PolicyNames>\n    {}\n",
-        element("IsTruncated", if truncated { "true" } else { "false" })
+        xml_element("IsTruncated", if truncated { "true" } else { "false" })
     );
     if truncated {
-        xml.push_str(&format!("    {}\n", element("Marker", &next.to_string())));
+        xml.push_str(&format!(
+            "    {}\n",
+            xml_element("Marker", &next.to_string())
+        ));
     }
     Ok(Some(xml))
 }

@@ -11,7 +11,13 @@ use axum::{
 use regex::Regex;
 use serde_json::json;
 
-use crate::{AppState, accounts::Caller, protocol::Protocol, resources::Function};
+use crate::{
+    AppState,
+    accounts::Caller,
+    protocol::{Protocol, validation_message},
+    resources::Function,
+    rules::re,
+};
 
 /// The path prefix of the functions API.
 pub const FUNCTIONS: &str = "/2015-03-31/functions/";
@@ -19,10 +25,9 @@ pub const FUNCTIONS: &str = "/2015-03-31/functions/";
 /// A FunctionName as Lambda takes it: a name, a partial ARN (`ACCOUNT:function:NAME`) or a full
 /// ARN, each optionally with a `:QUALIFIER`.
 static FUNCTION_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    re(
         r"^(?:arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):)?(?:(\d{12}):)?(?:function:)?([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$",
     )
-    .expect("static pattern")
 });
 
 #[derive(serde::Deserialize)]
@@ -52,10 +57,10 @@ fn resolve<'a>(
             Protocol::Lambda.error(
                 StatusCode::BAD_REQUEST,
                 "ValidationException",
-                format!(
-                    "1 validation error detected: Value '{name}' at 'functionName' failed to \
-                     satisfy constraint: Member must satisfy regular expression pattern: \
-                     (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+                validation_message(
+                    Some(name),
+                    "functionName",
+                    r"must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?",
                 ),
             )
         })?;

@@ -81,7 +81,8 @@
 //!
 //! This file holds the settings, the shared state, the router, and what every call goes through
 //! (admission, the `POST /` dispatch, AWS-style errors); each service's handlers are in their
-//! own module, the `/_emulator/` API in `admin`, the accounts in `accounts`.
+//! own module (what IAM and STS share, on the query protocol, in `query`), the `/_emulator/` API
+//! in `admin`, the accounts in `accounts`.
 
 mod accounts;
 mod admin;
@@ -92,6 +93,7 @@ mod lambda;
 mod personalize;
 mod pinpoint;
 mod protocol;
+mod query;
 mod resources;
 pub mod rules;
 mod seed;
@@ -421,6 +423,34 @@ async fn admit(
     authenticate(state, protocol, method, uri, headers, body).await
 }
 
+/// A service whose calls name their operation in the request, not in its path (IAM and STS by
+/// `Action`, Personalize by `X-Amz-Target`): its protocol, and the operations served of it.
+struct Catalog {
+    protocol: Protocol,
+    operations: &'static [&'static str],
+}
+
+/// Admits a call of `name`, as `admit` does, when the catalog serves it: the operation and the
+/// caller. `None` when it does not, once the signature has been checked as for any call (an
+/// unsigned call of an unknown operation is refused as unsigned, as AWS does); the service then
+/// answers with its own error.
+async fn admit_named(
+    state: &Shared,
+    catalog: &Catalog,
+    name: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<(&'static str, accounts::Caller)>, Response> {
+    let Some(operation) = catalog.operations.iter().copied().find(|o| *o == name) else {
+        authenticate(state, catalog.protocol, method, uri, headers, body).await?;
+        return Ok(None);
+    };
+    let caller = admit(state, operation, method, uri, headers, body).await?;
+    Ok(Some((operation, caller)))
+}
+
 /// Verifies the request's SigV4 signature, scoped to the protocol's service, with a long-term key
 /// of an account or the temporary credentials of a live role session.
 async fn authenticate(
@@ -459,7 +489,7 @@ async fn authenticate(
 /// What a `POST /` is.
 enum RootCall<'a> {
     /// A query-protocol (IAM or STS) call: a form body.
-    Query(iam::Form),
+    Query(query::Form),
     /// An awsJson call to Personalize, by its X-Amz-Target.
     Personalize(&'a str),
     /// An awsJson call to another service.
@@ -484,7 +514,7 @@ fn root_call<'a>(headers: &'a HeaderMap, body: &[u8]) -> RootCall<'a> {
                 .starts_with("application/x-www-form-urlencoded")
         });
     if form {
-        RootCall::Query(iam::Form::parse(body))
+        RootCall::Query(query::Form::parse(body))
     } else {
         RootCall::Unknown
     }
@@ -502,10 +532,13 @@ async fn root(
     match root_call(&headers, &body) {
         RootCall::Query(form) => {
             let action = form.get("Action").unwrap_or_default();
-            if sts::ACTIONS.contains(&action) || sigv4::claimed_service(&headers) == Some("sts") {
-                sts::call(&state, &method, &uri, &headers, &body).await
-            } else {
-                iam::call(&state, &method, &uri, &headers, &body).await
+            let sts =
+                sts::ACTIONS.contains(&action) || sigv4::claimed_service(&headers) == Some("sts");
+            let service = if sts { &sts::SERVICE } else { &iam::SERVICE };
+            match query::admit(&state, service, &form, &method, &uri, &headers, &body).await {
+                Ok((operation, caller)) if sts => sts::call(&state, operation, caller, &form).await,
+                Ok((operation, caller)) => iam::call(&state, operation, caller, &form).await,
+                Err(refused) => refused,
             }
         }
         RootCall::Personalize(target) => {

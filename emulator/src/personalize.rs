@@ -10,7 +10,11 @@ use axum::{
 use regex::Regex;
 use serde_json::{Value, json};
 
-use crate::{Shared, protocol::Protocol};
+use crate::{
+    Catalog, Shared,
+    protocol::{Protocol, validation_message},
+    rules::re,
+};
 
 /// The X-Amz-Target prefix of every Personalize operation.
 pub const TARGET_PREFIX: &str = "AmazonPersonalize.";
@@ -18,9 +22,12 @@ pub const TARGET_PREFIX: &str = "AmazonPersonalize.";
 /// The Personalize operations the emulator serves.
 pub const OPERATIONS: [&str; 1] = ["DescribeCampaign"];
 
-static ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:([a-z\d-]+):personalize:.*:.*:.+$").expect("static pattern")
-});
+const CATALOG: Catalog = Catalog {
+    protocol: Protocol::Personalize,
+    operations: &OPERATIONS,
+};
+
+static ARN: LazyLock<Regex> = LazyLock::new(|| re(r"^arn:([a-z\d-]+):personalize:.*:.*:.+$"));
 
 fn invalid_input(message: impl Into<String>) -> Response {
     Protocol::Personalize.error(StatusCode::BAD_REQUEST, "InvalidInputException", message)
@@ -35,21 +42,16 @@ pub async fn call(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
-    let Some(operation) = OPERATIONS.iter().copied().find(|o| *o == operation) else {
-        if let Err(refused) =
-            crate::authenticate(state, Protocol::Personalize, method, uri, headers, body).await
-        {
-            return refused;
+    let name = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
+    let caller = match crate::admit_named(state, &CATALOG, name, method, uri, headers, body).await {
+        Ok(Some((_, caller))) => caller,
+        Ok(None) => {
+            return Protocol::Personalize.error(
+                StatusCode::BAD_REQUEST,
+                "UnknownOperationException",
+                format!("The emulator does not serve the Personalize operation {name}"),
+            );
         }
-        return Protocol::Personalize.error(
-            StatusCode::BAD_REQUEST,
-            "UnknownOperationException",
-            format!("The emulator does not serve the Personalize operation {operation}"),
-        );
-    };
-    let caller = match crate::admit(state, operation, method, uri, headers, body).await {
-        Ok(caller) => caller,
         Err(refused) => return refused,
     };
     let request: Value = match serde_json::from_slice(body) {
@@ -65,10 +67,7 @@ pub async fn call(
     let arn = match request.get("campaignArn") {
         Some(Value::String(arn)) => arn,
         None | Some(Value::Null) => {
-            return invalid_input(
-                "1 validation error detected: Value null at 'campaignArn' failed to satisfy \
-                 constraint: Member must not be null",
-            );
+            return invalid_input(validation_message(None, "campaignArn", "must not be null"));
         }
         Some(_) => {
             return Protocol::Personalize.error(
@@ -79,10 +78,10 @@ pub async fn call(
         }
     };
     if arn.len() > 256 || !ARN.is_match(arn) {
-        return invalid_input(format!(
-            "1 validation error detected: Value '{arn}' at 'campaignArn' failed to satisfy \
-             constraint: Member must satisfy regular expression pattern: \
-             arn:([a-z\\d-]+):personalize:.*:.*:.+"
+        return invalid_input(validation_message(
+            Some(arn),
+            "campaignArn",
+            r"must satisfy regular expression pattern: arn:([a-z\d-]+):personalize:.*:.*:.+",
         ));
     }
     // Personalize has no resource-based policies: another account's campaign is out of reach.

@@ -186,6 +186,21 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
+/// An XML element with `value` as its text.
+pub fn xml_element(name: &str, value: &str) -> String {
+    format!("<{name}>{}</{name}>", xml_escape(value))
+}
+
+/// AWS's message for a field that breaks a constraint of the service's model: `value` (`None`:
+/// the field is missing) at `field`, and what it must be (`"must not be null"`).
+pub fn validation_message(value: Option<&str>, field: &str, constraint: &str) -> String {
+    let value = value.map_or_else(|| "null".to_owned(), |v| format!("'{v}'"));
+    format!(
+        "1 validation error detected: Value {value} at '{field}' failed to satisfy constraint: \
+         Member {constraint}"
+    )
+}
+
 fn xml_error(xmlns: &str, status: StatusCode, code: &str, message: &str) -> Response {
     let kind = if status.is_server_error() {
         "Receiver"

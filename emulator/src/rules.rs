@@ -30,7 +30,8 @@ pub struct ConfigurationBody {
     pub recommendations_per_message: Option<i64>,
 }
 
-fn re(p: &str) -> Regex {
+/// A pattern written in the emulator's source, which compiles.
+pub(crate) fn re(p: &str) -> Regex {
     Regex::new(p).expect("static pattern")
 }
 

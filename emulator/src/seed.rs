@@ -5,13 +5,15 @@
 use std::{collections::BTreeMap, sync::LazyLock};
 
 use chrono::Utc;
-use regex::Regex;
+use regex::{Captures, Regex};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    iam_rules::{self, IamError, PolicyKind},
+    iam_rules::{self, PolicyKind},
+    query::QueryError,
     resources::{Campaign, Document, Function, Role, Seed},
+    rules::re,
 };
 
 #[derive(Deserialize)]
@@ -71,10 +73,6 @@ struct SeedRole {
     inline_policies: BTreeMap<String, Value>,
 }
 
-fn re(p: &str) -> Regex {
-    Regex::new(p).expect("static pattern")
-}
-
 static CAMPAIGN_ARN: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"^arn:(aws[a-z-]*):personalize:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):campaign/([A-Za-z0-9][A-Za-z0-9_-]{0,62})$",
@@ -107,7 +105,7 @@ fn pinpoint_trust() -> Value {
     })
 }
 
-fn iam_problem(field: String) -> impl Fn(IamError) -> String {
+fn iam_problem(field: String) -> impl Fn(QueryError) -> String {
     move |e| format!("{field}: {} ({})", e.message, e.code)
 }
 
@@ -129,6 +127,19 @@ pub fn parse(seed: &Value, account: &str) -> Result<Seed, String> {
     })
 }
 
+/// The parts of `arn`, which `pattern` matches; else the problem, at `field`, that it is not
+/// `what`.
+fn arn_parts<'a>(
+    pattern: &Regex,
+    arn: &'a str,
+    field: &str,
+    what: &str,
+) -> Result<Captures<'a>, String> {
+    pattern
+        .captures(arn)
+        .ok_or_else(|| format!("{field}: {arn:?} is not {what}"))
+}
+
 /// The problem of an ARN that names another account than the one seeded.
 fn other_account(field: String, kind: &str, found: &str, account: &str) -> Result<(), String> {
     if found == account {
@@ -145,13 +156,12 @@ fn campaigns(seeds: Vec<SeedCampaign>, account: &str) -> Result<Vec<Campaign>, S
     let mut campaigns = Vec::new();
     for (i, c) in seeds.into_iter().enumerate() {
         let field = |f: &str| format!("campaigns[{i}].{f}");
-        let captures = CAMPAIGN_ARN.captures(&c.arn).ok_or_else(|| {
-            format!(
-                "{}: {:?} is not a Personalize campaign ARN (arn:aws:personalize:REGION:ACCOUNT:campaign/NAME)",
-                field("arn"),
-                c.arn
-            )
-        })?;
+        let captures = arn_parts(
+            &CAMPAIGN_ARN,
+            &c.arn,
+            &field("arn"),
+            "a Personalize campaign ARN (arn:aws:personalize:REGION:ACCOUNT:campaign/NAME)",
+        )?;
         let (partition, region, acct, name) =
             (&captures[1], &captures[2], &captures[3], &captures[4]);
         other_account(field("arn"), "campaign", acct, account)?;
@@ -192,13 +202,12 @@ fn functions(seeds: Vec<SeedFunction>, account: &str) -> Result<Vec<Function>, S
     let mut functions = Vec::new();
     for (i, f) in seeds.into_iter().enumerate() {
         let field = |n: &str| format!("functions[{i}].{n}");
-        let captures = FUNCTION_ARN.captures(&f.arn).ok_or_else(|| {
-            format!(
-                "{}: {:?} is not an unqualified Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)",
-                field("arn"),
-                f.arn
-            )
-        })?;
+        let captures = arn_parts(
+            &FUNCTION_ARN,
+            &f.arn,
+            &field("arn"),
+            "an unqualified Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)",
+        )?;
         let (region, acct, name) = (&captures[2], &captures[3], &captures[4]);
         other_account(field("arn"), "function", acct, account)?;
         let policy = match f.policy {
@@ -236,13 +245,12 @@ fn roles(seeds: Vec<SeedRole>, account: &str) -> Result<Vec<Role>, String> {
     let mut roles = Vec::new();
     for (i, r) in seeds.into_iter().enumerate() {
         let field = |n: &str| format!("roles[{i}].{n}");
-        let captures = iam_rules::ROLE_ARN.captures(&r.arn).ok_or_else(|| {
-            format!(
-                "{}: {:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME)",
-                field("arn"),
-                r.arn
-            )
-        })?;
+        let captures = arn_parts(
+            &iam_rules::ROLE_ARN,
+            &r.arn,
+            &field("arn"),
+            "an IAM role ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME)",
+        )?;
         let (acct, path, name) = (&captures[1], &captures[2], &captures[3]);
         other_account(field("arn"), "role", acct, account)?;
         iam_rules::check_role_name(name).map_err(iam_problem(field("arn")))?;

@@ -4,20 +4,18 @@
 
 use std::{collections::HashMap, sync::LazyLock};
 
-use axum::{
-    http::{HeaderMap, Method, StatusCode, Uri},
-    response::Response,
-};
+use axum::{http::StatusCode, response::Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use regex::Regex;
 use serde_json::{Value, json};
 
 use crate::{
-    Shared,
+    Catalog, Shared,
     accounts::{Caller, Identity},
-    iam::Form,
     iam_rules::ROLE_ARN,
-    protocol::{Protocol, sts_ok, xml_escape},
+    protocol::{Protocol, sts_ok, xml_element},
+    query::{self, Form, QueryError, check_length, check_pattern, constraint},
+    rules::re,
     sigv4::AuthError,
     trust,
 };
@@ -27,6 +25,15 @@ pub const ACTIONS: [&str; 2] = ["AssumeRole", "GetCallerIdentity"];
 
 /// STS's API version, the `Version` of every call.
 pub const VERSION: &str = "2011-06-15";
+
+/// STS as `query::admit` admits its calls.
+pub const SERVICE: query::Service = query::Service {
+    catalog: Catalog {
+        protocol: Protocol::Sts,
+        operations: &ACTIONS,
+    },
+    version: VERSION,
+};
 
 /// One role session: its temporary credentials and who they are.
 pub struct Session {
@@ -159,121 +166,28 @@ fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// An STS error: status, code and message.
-struct StsError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-fn validation(message: impl Into<String>) -> StsError {
-    StsError {
-        status: StatusCode::BAD_REQUEST,
-        code: "ValidationError",
-        message: message.into(),
-    }
-}
-
-fn constraint(value: &str, field: &str, constraint: &str) -> StsError {
-    validation(format!(
-        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy \
-         constraint: Member {constraint}"
-    ))
-}
-
-fn required<'a>(form: &'a Form, name: &str, field: &str) -> Result<&'a str, StsError> {
-    form.get(name).ok_or_else(|| {
-        validation(format!(
-            "1 validation error detected: Value null at '{field}' failed to satisfy \
-             constraint: Member must not be null"
-        ))
-    })
-}
-
-fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<(), StsError> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(constraint(
-            value,
-            field,
-            &format!("must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(constraint(
-            value,
-            field,
-            &format!("must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_pattern(value: &str, field: &str, re: &Regex, shown: &str) -> Result<(), StsError> {
-    if re.is_match(value) {
-        Ok(())
-    } else {
-        Err(constraint(
-            value,
-            field,
-            &format!("must satisfy regular expression pattern: {shown}"),
-        ))
-    }
-}
-
 // `\w` in STS's patterns is ASCII: letters, digits and underscore.
-static SESSION_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_+=,.@-]*$").expect("static pattern"));
-static EXTERNAL_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_+=,.@:/-]*$").expect("static pattern"));
+static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9_+=,.@-]*$"));
+static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9_+=,.@:/-]*$"));
 
-/// Serves one STS query call: `POST /` with a form body.
-pub async fn call(
-    state: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
-    let form = Form::parse(body);
-    let action = form.get("Action").unwrap_or_default();
-    let Some(operation) = ACTIONS.iter().copied().find(|a| *a == action) else {
-        if let Err(refused) =
-            crate::authenticate(state, Protocol::Sts, method, uri, headers, body).await
-        {
-            return refused;
-        }
-        let version = form.get("Version").unwrap_or(VERSION);
-        return Protocol::Sts.error(
-            StatusCode::BAD_REQUEST,
-            "InvalidAction",
-            format!("Could not find operation {action} for version {version}"),
-        );
-    };
-    let caller = match crate::admit(state, operation, method, uri, headers, body).await {
-        Ok(caller) => caller,
-        Err(refused) => return refused,
-    };
+/// Serves one STS query call (`POST /` with a form body) that `query::admit` admitted.
+pub async fn call(state: &Shared, operation: &str, caller: Caller, form: &Form) -> Response {
     let result = match operation {
-        "AssumeRole" => assume_role(state, &caller, &form).await,
+        "AssumeRole" => assume_role(state, &caller, form).await,
         _ => Ok(caller_identity(&caller.identity)),
     };
     match result {
         Ok(xml) => sts_ok(operation, xml),
-        Err(e) => Protocol::Sts.error(e.status, e.code, e.message),
+        Err(e) => e.response(Protocol::Sts),
     }
-}
-
-fn element(name: &str, value: &str) -> String {
-    format!("<{name}>{}</{name}>", xml_escape(value))
 }
 
 fn caller_identity(identity: &Identity) -> String {
     format!(
         "    {}\n    {}\n    {}\n",
-        element("Arn", &identity.arn),
-        element("UserId", &identity.user_id),
-        element("Account", &identity.account),
+        xml_element("Arn", &identity.arn),
+        xml_element("UserId", &identity.user_id),
+        xml_element("Account", &identity.account),
     )
 }
 
@@ -286,9 +200,9 @@ struct Assumable {
     max_session_duration: i64,
 }
 
-async fn assume_role(state: &Shared, caller: &Caller, form: &Form) -> Result<String, StsError> {
-    let role_arn = required(form, "RoleArn", "roleArn")?;
-    let session_name = required(form, "RoleSessionName", "roleSessionName")?;
+async fn assume_role(state: &Shared, caller: &Caller, form: &Form) -> Result<String, QueryError> {
+    let role_arn = form.required("RoleArn", "roleArn")?;
+    let session_name = form.required("RoleSessionName", "roleSessionName")?;
     check_length(role_arn, "roleArn", 20, 2048)?;
     check_length(session_name, "roleSessionName", 2, 64)?;
     check_pattern(
@@ -331,21 +245,23 @@ async fn assume_role(state: &Shared, caller: &Caller, form: &Form) -> Result<Str
     };
     let captures = ROLE_ARN
         .captures(role_arn)
-        .ok_or_else(|| validation(format!("{role_arn} is invalid")))?;
+        .ok_or_else(|| QueryError::validation(format!("{role_arn} is invalid")))?;
     let (account, path, name) = (&captures[1], &captures[2], &captures[3]);
     if caller.identity.is_role_session() && duration.is_some_and(|d| d > 3600) {
-        return Err(validation(
+        return Err(QueryError::validation(
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed \
              by role chaining.",
         ));
     }
-    let denied = || StsError {
-        status: StatusCode::FORBIDDEN,
-        code: "AccessDenied",
-        message: format!(
-            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
-            caller.identity.arn
-        ),
+    let denied = || {
+        QueryError::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                caller.identity.arn
+            ),
+        )
     };
     // A role that does not exist is refused as one that does not trust the caller.
     let role = state
@@ -374,7 +290,7 @@ async fn assume_role(state: &Shared, caller: &Caller, form: &Form) -> Result<Str
     }
     let duration = duration.unwrap_or(3600);
     if duration > role.max_session_duration {
-        return Err(validation(
+        return Err(QueryError::validation(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
     }
@@ -396,11 +312,11 @@ async fn assume_role(state: &Shared, caller: &Caller, form: &Form) -> Result<Str
     Ok(format!(
         "    <Credentials>\n      {}\n      {}\n      {}\n      {}\n    </Credentials>\n    \
          <AssumedRoleUser>\n      {}\n      {}\n    </AssumedRoleUser>\n",
-        element("AccessKeyId", &session.access_key_id),
-        element("SecretAccessKey", &session.secret),
-        element("SessionToken", &session.token),
-        element("Expiration", &timestamp(session.expires)),
-        element("AssumedRoleId", &session.identity.user_id),
-        element("Arn", &session.identity.arn),
+        xml_element("AccessKeyId", &session.access_key_id),
+        xml_element("SecretAccessKey", &session.secret),
+        xml_element("SessionToken", &session.token),
+        xml_element("Expiration", &timestamp(session.expires)),
+        xml_element("AssumedRoleId", &session.identity.user_id),
+        xml_element("Arn", &session.identity.arn),
     ))
 }

@@ -120,8 +120,7 @@ async fn another_accounts_resources_are_out_of_reach() {
         .send()
         .await
         .expect_err("the default account's campaign");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
-    assert_eq!(err.code(), Some("AccessDeniedException"), "{err:?}");
+    assert_refused(&err, 400, "AccessDeniedException");
     assert_eq!(
         err.message(),
         Some(
@@ -150,8 +149,7 @@ async fn another_accounts_resources_are_out_of_reach() {
             .send()
             .await
             .expect_err("the default account's function");
-        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-        assert_eq!(err.code(), Some("AccessDeniedException"), "{err:?}");
+        assert_refused(&err, 403, "AccessDeniedException");
         assert!(
             err.message()
                 .is_some_and(|m| m.contains("lambda:GetPolicy")),
@@ -189,9 +187,7 @@ async fn another_accounts_resources_are_out_of_reach() {
 
     // A key no account has.
     let stranger = aws_credential_types::Credentials::new("AKIDNOBODY", "x", None, None, "t");
-    let err = sts(addr, stranger.clone())
-        .get_caller_identity()
-        .send()
+    let err = caller_identity(addr, stranger.clone())
         .await
         .expect_err("unknown key");
     assert_eq!(err.code(), Some("InvalidClientTokenId"), "{err:?}");

@@ -1,18 +1,15 @@
 //! Drives the emulator's IAM, Personalize and Lambda operations with the real SDK clients, each
 //! on its own wire protocol, on the same listener as Pinpoint.
 
+mod common;
+
 use std::{net::SocketAddr, time::SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sdk_iam::{config::BehaviorVersion, error::ProvideErrorMetadata, types::Tag};
-// The SDKs share one RetryConfig type.
-use aws_sdk_iam::config::retry::RetryConfig;
+use aws_sdk_iam::{error::ProvideErrorMetadata, types::Tag};
+use common::{admin, assert_refused, raw, signed_headers, start};
 use pinpoint_emulator::Settings;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
 
 const ACCOUNT: &str = "123456789012";
 const CAMPAIGN: &str = "arn:aws:personalize:us-east-1:123456789012:campaign/movies";
@@ -80,12 +77,6 @@ fn seed() -> Value {
     })
 }
 
-async fn start(settings: Settings) -> SocketAddr {
-    pinpoint_emulator::spawn("127.0.0.1:0".parse().expect("address"), settings)
-        .await
-        .expect("emulator binds")
-}
-
 async fn start_seeded() -> SocketAddr {
     start(Settings {
         seed: Some(seed()),
@@ -99,14 +90,7 @@ fn credentials(secret: &str) -> Credentials {
 }
 
 fn iam_with(addr: SocketAddr, secret: &str) -> aws_sdk_iam::Client {
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .credentials_provider(credentials(secret))
-        .endpoint_url(format!("http://{addr}"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
+    common::iam(addr, credentials(secret))
 }
 
 fn iam(addr: SocketAddr) -> aws_sdk_iam::Client {
@@ -114,14 +98,7 @@ fn iam(addr: SocketAddr) -> aws_sdk_iam::Client {
 }
 
 fn personalize_with(addr: SocketAddr, region: &str, secret: &str) -> aws_sdk_personalize::Client {
-    let config = aws_sdk_personalize::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_sdk_personalize::config::Region::new(region.to_owned()))
-        .credentials_provider(credentials(secret))
-        .endpoint_url(format!("http://{addr}"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_personalize::Client::from_conf(config)
+    common::personalize_in(addr, region, credentials(secret))
 }
 
 fn personalize(addr: SocketAddr, region: &str) -> aws_sdk_personalize::Client {
@@ -129,89 +106,11 @@ fn personalize(addr: SocketAddr, region: &str) -> aws_sdk_personalize::Client {
 }
 
 fn lambda_with(addr: SocketAddr, region: &str, secret: &str) -> aws_sdk_lambda::Client {
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_sdk_lambda::config::Region::new(region.to_owned()))
-        .credentials_provider(credentials(secret))
-        .endpoint_url(format!("http://{addr}"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
+    common::lambda_in(addr, region, credentials(secret))
 }
 
 fn lambda(addr: SocketAddr, region: &str) -> aws_sdk_lambda::Client {
     lambda_with(addr, region, "test")
-}
-
-/// A response read over a plain HTTP/1.1 connection.
-#[derive(Debug)]
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("body {:?} is not JSON: {e}", self.body))
-    }
-}
-
-/// One HTTP/1.1 request with the given extra header lines (each ending in `\r\n`).
-async fn raw_with(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    extra_headers: &str,
-    body: &str,
-) -> RawResponse {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra_headers}Content-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).await.expect("read");
-    let text = String::from_utf8(bytes).expect("UTF-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("header section");
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    RawResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
-
-/// An unsigned admin call with a JSON body.
-async fn admin(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> RawResponse {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    raw_with(
-        addr,
-        method,
-        path,
-        "Content-Type: application/json\r\n",
-        &body,
-    )
-    .await
 }
 
 fn decoded(text: &str) -> Value {
@@ -843,8 +742,7 @@ async fn a_wrong_secret_is_refused_on_every_protocol() {
         .send()
         .await
         .expect_err("a wrong secret");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(err.code(), Some("SignatureDoesNotMatch"), "{err:?}");
+    assert_refused(&err, 403, "SignatureDoesNotMatch");
 
     let err = personalize_with(addr, "us-east-1", "wrong")
         .describe_campaign()
@@ -852,8 +750,7 @@ async fn a_wrong_secret_is_refused_on_every_protocol() {
         .send()
         .await
         .expect_err("a wrong secret");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(err.code(), Some("InvalidSignatureException"), "{err:?}");
+    assert_refused(&err, 403, "InvalidSignatureException");
 
     let err = lambda_with(addr, "us-east-1", "wrong")
         .get_function()
@@ -861,53 +758,7 @@ async fn a_wrong_secret_is_refused_on_every_protocol() {
         .send()
         .await
         .expect_err("a wrong secret");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(err.code(), Some("InvalidSignatureException"), "{err:?}");
-}
-
-/// Signs a request as the SDKs do, for `service` in us-east-1.
-fn signed_headers(
-    service: &str,
-    method: &str,
-    addr: SocketAddr,
-    path: &str,
-    content_type: &str,
-    extra: &[(&str, &str)],
-    body: &str,
-) -> String {
-    use aws_sigv4::{
-        http_request::{SignableBody, SignableRequest, SigningSettings, sign},
-        sign::v4,
-    };
-    let identity = credentials("test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let host = addr.to_string();
-    let mut headers = vec![("host", host.as_str()), ("content-type", content_type)];
-    headers.extend_from_slice(extra);
-    let request = SignableRequest::new(
-        method,
-        format!("http://{addr}{path}"),
-        headers.clone().into_iter(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    let mut lines = format!("Content-Type: {content_type}\r\n");
-    for (name, value) in extra {
-        lines.push_str(&format!("{name}: {value}\r\n"));
-    }
-    for (name, value) in instructions.headers() {
-        lines.push_str(&format!("{name}: {value}\r\n"));
-    }
-    lines
+    assert_refused(&err, 403, "InvalidSignatureException");
 }
 
 #[tokio::test]
@@ -918,13 +769,13 @@ async fn a_scope_for_another_service_is_refused_in_the_protocol_format() {
 
     // Signed for IAM: accepted.
     let headers = signed_headers("iam", "POST", addr, "/", content_type, &[], form);
-    let ok = raw_with(addr, "POST", "/", &headers, form).await;
+    let ok = raw(addr, "POST", "/", &headers, form).await;
     assert_eq!(ok.status, 200, "{ok:?}");
     assert!(ok.body.contains("<GetRoleResponse"), "{ok:?}");
 
     // The same call signed for Personalize: refused in IAM's XML.
     let headers = signed_headers("personalize", "POST", addr, "/", content_type, &[], form);
-    let refused = raw_with(addr, "POST", "/", &headers, form).await;
+    let refused = raw(addr, "POST", "/", &headers, form).await;
     assert_eq!(refused.status, 403, "{refused:?}");
     assert!(
         refused.body.contains("<Code>SignatureDoesNotMatch</Code>"),
@@ -937,18 +788,18 @@ async fn a_scope_for_another_service_is_refused_in_the_protocol_format() {
     let target = [("x-amz-target", "AmazonPersonalize.DescribeCampaign")];
     let json_type = "application/x-amz-json-1.1";
     let headers = signed_headers("iam", "POST", addr, "/", json_type, &target, &body);
-    let refused = raw_with(addr, "POST", "/", &headers, &body).await;
+    let refused = raw(addr, "POST", "/", &headers, &body).await;
     assert_eq!(refused.status, 403, "{refused:?}");
     assert_eq!(refused.json()["__type"], "InvalidSignatureException");
     let headers = signed_headers("personalize", "POST", addr, "/", json_type, &target, &body);
-    let ok = raw_with(addr, "POST", "/", &headers, &body).await;
+    let ok = raw(addr, "POST", "/", &headers, &body).await;
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.json()["campaign"]["status"], "ACTIVE");
 
     // A Lambda call signed for Pinpoint: refused with x-amzn-ErrorType.
     let path = "/2015-03-31/functions/enrich";
     let headers = signed_headers("mobiletargeting", "GET", addr, path, json_type, &[], "");
-    let refused = raw_with(addr, "GET", path, &headers, "").await;
+    let refused = raw(addr, "GET", path, &headers, "").await;
     assert_eq!(refused.status, 403, "{refused:?}");
     assert_eq!(
         refused.header("x-amzn-errortype"),
@@ -957,7 +808,7 @@ async fn a_scope_for_another_service_is_refused_in_the_protocol_format() {
     assert_eq!(refused.json()["Type"], "User");
 
     // Unsigned: refused too.
-    let unsigned = raw_with(
+    let unsigned = raw(
         addr,
         "POST",
         "/",
@@ -980,7 +831,7 @@ async fn post_root_that_is_neither_iam_nor_personalize_is_refused() {
     let response = admin(addr, "POST", "/", Some(json!({ "Action": "GetRole" }))).await;
     assert_eq!(response.status, 400, "{response:?}");
     assert_eq!(response.json()["__type"], "UnknownOperationException");
-    let response = raw_with(
+    let response = raw(
         addr,
         "POST",
         "/",
@@ -1007,7 +858,7 @@ async fn post_root_that_is_neither_iam_nor_personalize_is_refused() {
         &[],
         form,
     );
-    let response = raw_with(addr, "POST", "/", &headers, form).await;
+    let response = raw(addr, "POST", "/", &headers, form).await;
     assert_eq!(response.status, 400, "{response:?}");
     assert!(
         response.body.contains("<Code>InvalidAction</Code>"),

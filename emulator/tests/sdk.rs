@@ -1,6 +1,8 @@
 //! Drives the emulator with the real `aws-sdk-pinpoint` client: the wire protocol, SigV4, the
 //! service's rules, the quota, and the admin API's state and fault injection.
 
+mod common;
+
 use std::{
     collections::HashMap,
     net::SocketAddr,
@@ -20,12 +22,9 @@ use aws_sdk_pinpoint::{
         UpdateRecommenderConfigurationShape, builders::CreateRecommenderConfigurationShapeBuilder,
     },
 };
+use common::{Answer, assert_refused, start};
 use pinpoint_emulator::Settings;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/PinpointPersonalize";
 const CAMPAIGN: &str = "arn:aws:personalize:us-east-1:123456789012:campaign/movies";
@@ -36,12 +35,6 @@ const LAMBDA_WEST: &str = "arn:aws:lambda:us-west-2:123456789012:function:transf
 // ---------------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------------
-
-async fn start(settings: Settings) -> SocketAddr {
-    pinpoint_emulator::spawn("127.0.0.1:0".parse().expect("address"), settings)
-        .await
-        .expect("emulator binds")
-}
 
 async fn start_default() -> SocketAddr {
     start(Settings::default()).await
@@ -193,70 +186,11 @@ fn assert_iso8601(value: Option<&str>, what: &str) {
         .unwrap_or_else(|e| panic!("{what} {value:?} is not ISO 8601: {e}"));
 }
 
-/// A response read over a plain HTTP/1.1 connection.
-#[derive(Debug)]
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("body {:?} is not JSON: {e}", self.body))
-    }
-}
-
-/// One unsigned HTTP/1.1 request (admin API, or a Pinpoint call without a signature).
-async fn raw(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> RawResponse {
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .expect("connect to the emulator");
-    let body = body.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("send request");
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).await.expect("read response");
-    let text = String::from_utf8(bytes).expect("response is UTF-8");
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .expect("response has a header section");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().expect("status line");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let response = RawResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    };
-    assert!(
-        response.header("transfer-encoding").is_none(),
-        "chunked responses are not decoded by this helper: {response:?}"
-    );
-    response
+/// One unsigned HTTP/1.1 request with a JSON body (admin API, or a Pinpoint call without a
+/// signature).
+async fn raw(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Answer {
+    let content_type = "Content-Type: application/json\r\n";
+    common::raw(addr, method, path, content_type, body.unwrap_or("")).await
 }
 
 async fn add_fault(addr: SocketAddr, fault: Value) {
@@ -638,8 +572,7 @@ async fn wrong_secret_is_an_invalid_signature() {
         .send()
         .await
         .expect_err("a bad signature is refused");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(err.code(), Some("InvalidSignatureException"), "{err:?}");
+    assert_refused(&err, 403, "InvalidSignatureException");
     assert!(stored(addr).await.is_empty());
 }
 
@@ -658,8 +591,7 @@ async fn unknown_access_key_is_forbidden() {
         .send()
         .await
         .expect_err("an unknown key is refused");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(err.code(), Some("UnrecognizedClientException"), "{err:?}");
+    assert_refused(&err, 403, "UnrecognizedClientException");
 }
 
 #[tokio::test]

@@ -18,6 +18,11 @@ fn now() -> i64 {
     i64::try_from(elapsed.as_secs()).expect("seconds fit")
 }
 
+/// Seconds until temporary credentials expire.
+fn seconds_left(credentials: &aws_sdk_sts::types::Credentials) -> i64 {
+    credentials.expiration().secs() - now()
+}
+
 #[tokio::test]
 async fn assume_role_returns_credentials_that_act_in_the_roles_account() {
     let addr = start(settings()).await;
@@ -33,7 +38,7 @@ async fn assume_role_returns_credentials_that_act_in_the_roles_account() {
     assert!(!credentials.secret_access_key().is_empty());
     assert!(!credentials.session_token().is_empty());
     // The default session is one hour.
-    let left = credentials.expiration().secs() - now();
+    let left = seconds_left(credentials);
     assert!((3590..=3600).contains(&left), "expires in {left} s");
     let user = assumed.assumed_role_user().expect("the assumed role user");
     assert_eq!(
@@ -147,12 +152,7 @@ async fn the_trust_policy_decides_who_may_assume() {
         let err = assume(addr, default_credentials(), role, external_id)
             .await
             .expect_err(why);
-        assert_eq!(
-            err.raw_response().map(|r| r.status().as_u16()),
-            Some(403),
-            "{why}: {err:?}"
-        );
-        assert_eq!(err.code(), Some("AccessDenied"), "{why}: {err:?}");
+        assert_refused(&err, 403, "AccessDenied");
         assert_eq!(err.message(), Some(denied(role).as_str()), "{why}");
     }
     // The same role, asked right; and a role trusting the account by ID without a condition,
@@ -181,101 +181,89 @@ async fn the_trust_policy_decides_who_may_assume() {
 async fn assume_role_checks_its_input_as_sts_does() {
     let addr = start(settings()).await;
     let client = sts(addr, default_credentials());
-    let call = |name: &str, duration: Option<i32>, external_id: Option<&str>| {
-        client
-            .assume_role()
-            .role_arn(OPEN_ROLE)
-            .role_session_name(name)
-            .set_duration_seconds(duration)
-            .set_external_id(external_id.map(str::to_owned))
-            .send()
-    };
-    for (name, duration, external_id, expected) in [
+    let long_name = "n".repeat(65);
+    let beyond_maximum =
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.";
+    let user = "arn:aws:iam::210987654321:user/someone";
+    for (role, name, external_id, duration, expected) in [
         (
+            OPEN_ROLE,
             "x",
             None,
             None,
             "Member must have length greater than or equal to 2",
         ),
         (
+            OPEN_ROLE,
             "has space",
             None,
             None,
             "Member must satisfy regular expression pattern",
         ),
-        (&"n".repeat(65), None, None, "less than or equal to 64"),
-        ("ok", Some(899), None, "greater than or equal to 900"),
-        ("ok", Some(43_201), None, "less than or equal to 43200"),
-        ("ok", None, Some("x"), "at 'externalId'"),
-        ("ok", None, Some("no spaces"), "at 'externalId'"),
+        (
+            OPEN_ROLE,
+            &long_name,
+            None,
+            None,
+            "less than or equal to 64",
+        ),
+        (
+            OPEN_ROLE,
+            "ok",
+            None,
+            Some(899),
+            "greater than or equal to 900",
+        ),
+        (
+            OPEN_ROLE,
+            "ok",
+            None,
+            Some(43_201),
+            "less than or equal to 43200",
+        ),
+        (OPEN_ROLE, "ok", Some("x"), None, "at 'externalId'"),
+        (OPEN_ROLE, "ok", Some("no spaces"), None, "at 'externalId'"),
+        // Beyond the role's maxSessionDuration (7200), and the default maximum (3600).
+        (OPEN_ROLE, "too-long", None, Some(7201), beyond_maximum),
+        (
+            CROSS_ROLE,
+            "s1",
+            Some(EXTERNAL_ID),
+            Some(3601),
+            beyond_maximum,
+        ),
+        // An ARN that is not a role's.
+        (user, "s1", None, None, "is invalid"),
     ] {
-        let err = call(name, duration, external_id).await.expect_err(expected);
-        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
-        assert_eq!(err.code(), Some("ValidationError"), "{err:?}");
+        let err = assume_role(&client, role, name, external_id, duration)
+            .await
+            .expect_err(expected);
+        assert_refused(&err, 400, "ValidationError");
         assert!(
             err.message().is_some_and(|m| m.contains(expected)),
             "{expected}: {err:?}"
         );
     }
-    // Up to the role's maxSessionDuration (7200), not beyond.
-    let assumed = call("two-hours", Some(7200), None)
+    // Up to the role's maxSessionDuration.
+    let assumed = assume_role(&client, OPEN_ROLE, "two-hours", None, Some(7200))
         .await
         .expect("within the role's maximum");
-    let left = assumed
-        .credentials()
-        .expect("credentials")
-        .expiration()
-        .secs()
-        - now();
+    let left = seconds_left(assumed.credentials().expect("credentials"));
     assert!((7190..=7200).contains(&left), "expires in {left} s");
-    let err = call("too-long", Some(7201), None)
-        .await
-        .expect_err("beyond the role's maximum");
-    assert_eq!(err.code(), Some("ValidationError"), "{err:?}");
-    assert_eq!(
-        err.message(),
-        Some("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-    );
-    // A role with the default maximum (3600) refuses 3601.
-    let err = sts(addr, default_credentials())
-        .assume_role()
-        .role_arn(CROSS_ROLE)
-        .role_session_name("s1")
-        .external_id(EXTERNAL_ID)
-        .duration_seconds(3601)
-        .send()
-        .await
-        .expect_err("beyond the default maximum");
-    assert_eq!(err.code(), Some("ValidationError"), "{err:?}");
-    // An ARN that is not a role's.
-    let err = sts(addr, default_credentials())
-        .assume_role()
-        .role_arn("arn:aws:iam::210987654321:user/someone")
-        .role_session_name("s1")
-        .send()
-        .await
-        .expect_err("not a role ARN");
-    assert_eq!(err.code(), Some("ValidationError"), "{err:?}");
 }
 
 #[tokio::test]
 async fn temporary_credentials_need_their_session_token() {
     let addr = start(settings()).await;
-    let assumed = assume(addr, default_credentials(), OPEN_ROLE, None)
-        .await
-        .expect("assumed");
-    let credentials = assumed.credentials().expect("credentials");
-    let (key, secret) = (credentials.access_key_id(), credentials.secret_access_key());
+    let session = role_session(addr, OPEN_ROLE, None).await;
+    let (key, secret) = (session.access_key_id(), session.secret_access_key());
     for token in [None, Some("not-the-token".to_owned())] {
         let forged = aws_credential_types::Credentials::new(key, secret, token, None, "test");
         let err = create(&pinpoint(addr, forged.clone()), "forged")
             .await
             .expect_err("the session token is required");
-        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-        assert_eq!(err.code(), Some("UnrecognizedClientException"), "{err:?}");
-        let err = sts(addr, forged)
-            .get_caller_identity()
-            .send()
+        assert_refused(&err, 403, "UnrecognizedClientException");
+        let err = caller_identity(addr, forged)
             .await
             .expect_err("the session token is required");
         assert_eq!(err.code(), Some("InvalidClientTokenId"), "{err:?}");
@@ -302,7 +290,7 @@ async fn expired_credentials_are_refused_on_every_protocol() {
     let credentials = assumed.credentials().expect("credentials");
     // The Expiration tells the capped truth.
     let expires = credentials.expiration().secs();
-    let left = expires - now();
+    let left = seconds_left(credentials);
     assert!((1..=3).contains(&left), "expires in {left} s");
     let temporary = temporary(credentials);
     create(&pinpoint(addr, temporary.clone()), "before-expiry")
@@ -315,16 +303,12 @@ async fn expired_credentials_are_refused_on_every_protocol() {
     let err = create(&pinpoint(addr, temporary.clone()), "after-expiry")
         .await
         .expect_err("expired");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(err.code(), Some("ExpiredTokenException"), "{err:?}");
+    assert_refused(&err, 403, "ExpiredTokenException");
     assert_eq!(err.message(), Some(message));
-    let err = sts(addr, temporary.clone())
-        .get_caller_identity()
-        .send()
+    let err = caller_identity(addr, temporary.clone())
         .await
         .expect_err("expired");
-    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(err.code(), Some("ExpiredToken"), "{err:?}");
+    assert_refused(&err, 403, "ExpiredToken");
     assert_eq!(err.message(), Some(message));
     let err = iam(addr, temporary.clone())
         .get_role()
@@ -351,28 +335,14 @@ async fn expired_credentials_are_refused_on_every_protocol() {
     assert_eq!(state["sessions"][0]["expired"], true, "{state}");
 
     // The cap moves at run time, and null lifts it.
-    admin_post(addr, "/_emulator/sts", json!({ "sessionSeconds": 60 })).await;
-    let assumed = assume(addr, default_credentials(), OPEN_ROLE, None)
-        .await
-        .expect("assumed");
-    let left = assumed
-        .credentials()
-        .expect("credentials")
-        .expiration()
-        .secs()
-        - now();
-    assert!((58..=60).contains(&left), "expires in {left} s");
-    admin_post(addr, "/_emulator/sts", json!({ "sessionSeconds": null })).await;
-    let assumed = assume(addr, default_credentials(), OPEN_ROLE, None)
-        .await
-        .expect("assumed");
-    let left = assumed
-        .credentials()
-        .expect("credentials")
-        .expiration()
-        .secs()
-        - now();
-    assert!((3590..=3600).contains(&left), "expires in {left} s");
+    for (cap, expected) in [(json!(60), 58..=60), (json!(null), 3590..=3600)] {
+        admin_post(addr, "/_emulator/sts", json!({ "sessionSeconds": cap })).await;
+        let assumed = assume(addr, default_credentials(), OPEN_ROLE, None)
+            .await
+            .expect("assumed");
+        let left = seconds_left(assumed.credentials().expect("credentials"));
+        assert!(expected.contains(&left), "cap {cap}: expires in {left} s");
+    }
     for bad in [json!({ "sessionSeconds": 0 }), json!({ "seconds": 5 })] {
         let answer = admin(addr, "POST", "/_emulator/sts", Some(bad.clone())).await;
         assert_eq!(answer.status, 400, "{bad}: {answer:?}");
@@ -386,9 +356,7 @@ async fn get_caller_identity_names_the_account_and_the_arn() {
         (default_credentials(), DEFAULT),
         (other_credentials(), OTHER),
     ] {
-        let me = sts(addr, credentials)
-            .get_caller_identity()
-            .send()
+        let me = caller_identity(addr, credentials)
             .await
             .expect("long-term credentials");
         assert_eq!(me.account(), Some(account));
@@ -405,9 +373,7 @@ async fn get_caller_identity_names_the_account_and_the_arn() {
         .await
         .expect("assumed");
     let session = temporary(assumed.credentials().expect("credentials"));
-    let me = sts(addr, session.clone())
-        .get_caller_identity()
-        .send()
+    let me = caller_identity(addr, session.clone())
         .await
         .expect("temporary credentials");
     assert_eq!(me.account(), Some(OTHER));
@@ -425,23 +391,15 @@ async fn get_caller_identity_names_the_account_and_the_arn() {
     );
 
     // Role chaining: the session assumes a role that trusts the first role, for at most 1 h.
-    let chained = sts(addr, session.clone())
-        .assume_role()
-        .role_arn(CHAINED_ROLE)
-        .role_session_name("chained")
-        .send()
+    let client = sts(addr, session);
+    let chained = assume_role(&client, CHAINED_ROLE, "chained", None, None)
         .await
         .expect("the chained role trusts CrossAccount");
     assert_eq!(
         chained.assumed_role_user().map(|u| u.arn()),
         Some("arn:aws:sts::210987654321:assumed-role/Chained/chained")
     );
-    let err = sts(addr, session)
-        .assume_role()
-        .role_arn(CHAINED_ROLE)
-        .role_session_name("chained")
-        .duration_seconds(3601)
-        .send()
+    let err = assume_role(&client, CHAINED_ROLE, "chained", None, Some(3601))
         .await
         .expect_err("role chaining is limited to an hour");
     assert_eq!(err.code(), Some("ValidationError"), "{err:?}");
@@ -460,11 +418,7 @@ async fn an_injected_assume_role_fault_is_an_sts_outage() {
         let err = assume(addr, default_credentials(), OPEN_ROLE, None)
             .await
             .expect_err("STS is down");
-        assert_eq!(
-            err.raw_response().map(|r| r.status().as_u16()),
-            Some(status)
-        );
-        assert_eq!(err.code(), Some(code), "{err:?}");
+        assert_refused(&err, status, code);
         assume(addr, default_credentials(), OPEN_ROLE, None)
             .await
             .expect("the fault has passed");
@@ -478,24 +432,16 @@ async fn an_injected_assume_role_fault_is_an_sts_outage() {
     .await;
     let faults = admin_get(addr, "/_emulator/faults").await;
     assert_eq!(faults[0]["account"], OTHER, "{faults}");
-    sts(addr, default_credentials())
-        .get_caller_identity()
-        .send()
+    caller_identity(addr, default_credentials())
         .await
         .expect("the default account is not hit");
-    let err = sts(addr, other_credentials())
-        .get_caller_identity()
-        .send()
+    let err = caller_identity(addr, other_credentials())
         .await
         .expect_err("the other account is hit");
     assert_eq!(err.code(), Some("ServiceUnavailable"), "{err:?}");
     // So are temporary credentials of its roles.
-    let assumed = assume(addr, default_credentials(), OPEN_ROLE, None)
-        .await
-        .expect("assumed");
-    let err = sts(addr, temporary(assumed.credentials().expect("credentials")))
-        .get_caller_identity()
-        .send()
+    let session = role_session(addr, OPEN_ROLE, None).await;
+    let err = caller_identity(addr, session)
         .await
         .expect_err("a session in the other account is hit");
     assert_eq!(err.code(), Some("ServiceUnavailable"), "{err:?}");

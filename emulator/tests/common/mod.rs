@@ -1,5 +1,6 @@
-//! What the account and STS tests share: two accounts, the SDK clients of every service with
-//! chosen credentials, and the admin API over plain HTTP.
+//! What the emulator's tests share: two accounts, the SDK clients of every service with chosen
+//! credentials, AssumeRole, the checks of a refused call, and HTTP/1.1 by hand (the admin API,
+//! and calls signed as the SDKs sign them).
 
 #![allow(dead_code, reason = "each test file uses its own share of the helpers")]
 
@@ -9,6 +10,13 @@ use aws_credential_types::Credentials;
 use aws_sdk_iam::config::{BehaviorVersion, retry::RetryConfig};
 use aws_sdk_pinpoint::types::{
     CreateRecommenderConfigurationShape, builders::CreateRecommenderConfigurationShapeBuilder,
+};
+use aws_sdk_sts::{
+    error::{ProvideErrorMetadata, SdkError},
+    operation::{
+        assume_role::{AssumeRoleError, AssumeRoleOutput},
+        get_caller_identity::{GetCallerIdentityError, GetCallerIdentityOutput},
+    },
 };
 use pinpoint_emulator::{Account, Settings};
 use serde_json::{Value, json};
@@ -111,12 +119,17 @@ pub fn temporary(credentials: &aws_sdk_sts::types::Credentials) -> Credentials {
 }
 
 macro_rules! client {
-    ($name:ident, $sdk:ident) => {
+    ($name:ident, $name_in:ident, $sdk:ident) => {
         /// A client of the emulator in us-east-1 with `credentials`, without retries.
         pub fn $name(addr: SocketAddr, credentials: Credentials) -> $sdk::Client {
+            $name_in(addr, "us-east-1", credentials)
+        }
+
+        /// A client of the emulator in `region` with `credentials`, without retries.
+        pub fn $name_in(addr: SocketAddr, region: &str, credentials: Credentials) -> $sdk::Client {
             let config = $sdk::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
-                .region($sdk::config::Region::new("us-east-1"))
+                .region($sdk::config::Region::new(region.to_owned()))
                 .credentials_provider(credentials)
                 .endpoint_url(format!("http://{addr}"))
                 .retry_config(RetryConfig::disabled())
@@ -126,11 +139,26 @@ macro_rules! client {
     };
 }
 
-client!(sts, aws_sdk_sts);
-client!(pinpoint, aws_sdk_pinpoint);
-client!(iam, aws_sdk_iam);
-client!(personalize, aws_sdk_personalize);
-client!(lambda, aws_sdk_lambda);
+client!(sts, sts_in, aws_sdk_sts);
+client!(pinpoint, pinpoint_in, aws_sdk_pinpoint);
+client!(iam, iam_in, aws_sdk_iam);
+client!(personalize, personalize_in, aws_sdk_personalize);
+client!(lambda, lambda_in, aws_sdk_lambda);
+
+/// Asserts that a call was refused with HTTP `status` and the error code `code`.
+#[track_caller]
+pub fn assert_refused<E: ProvideErrorMetadata + std::fmt::Debug>(
+    err: &SdkError<E>,
+    status: u16,
+    code: &str,
+) {
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(status),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Some(code), "{err:?}");
+}
 
 /// A valid configuration without a transformer.
 pub fn configuration(name: &str) -> CreateRecommenderConfigurationShapeBuilder {
@@ -163,33 +191,76 @@ pub async fn create(
         .to_owned())
 }
 
-/// AssumeRole of `role` by `credentials`' caller, with `external_id`.
+/// What AssumeRole answers.
+pub type Assumed = Result<AssumeRoleOutput, SdkError<AssumeRoleError>>;
+
+/// AssumeRole of `role` by `credentials`' caller, as `session-1`, with `external_id`.
 pub async fn assume(
     addr: SocketAddr,
     credentials: Credentials,
     role: &str,
     external_id: Option<&str>,
-) -> Result<
-    aws_sdk_sts::operation::assume_role::AssumeRoleOutput,
-    aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>,
-> {
-    sts(addr, credentials)
+) -> Assumed {
+    assume_role(
+        &sts(addr, credentials),
+        role,
+        "session-1",
+        external_id,
+        None,
+    )
+    .await
+}
+
+/// AssumeRole with every parameter chosen.
+pub async fn assume_role(
+    client: &aws_sdk_sts::Client,
+    role: &str,
+    session: &str,
+    external_id: Option<&str>,
+    duration: Option<i32>,
+) -> Assumed {
+    client
         .assume_role()
         .role_arn(role)
-        .role_session_name("session-1")
+        .role_session_name(session)
         .set_external_id(external_id.map(str::to_owned))
+        .set_duration_seconds(duration)
         .send()
         .await
 }
 
-/// An admin API answer.
+/// The temporary credentials of a session `role` trusts the default account to open.
+pub async fn role_session(addr: SocketAddr, role: &str, external_id: Option<&str>) -> Credentials {
+    let assumed = assume(addr, default_credentials(), role, external_id)
+        .await
+        .expect("assumed");
+    temporary(assumed.credentials().expect("credentials"))
+}
+
+/// GetCallerIdentity with `credentials`.
+pub async fn caller_identity(
+    addr: SocketAddr,
+    credentials: Credentials,
+) -> Result<GetCallerIdentityOutput, SdkError<GetCallerIdentityError>> {
+    sts(addr, credentials).get_caller_identity().send().await
+}
+
+/// An answer read over a plain HTTP/1.1 connection.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("body {:?} is not JSON: {e}", self.body))
@@ -222,24 +293,40 @@ pub async fn raw(addr: SocketAddr, method: &str, path: &str, headers: &str, body
     stream.read_to_end(&mut bytes).await.expect("read");
     let text = String::from_utf8(bytes).expect("UTF-8");
     let (head, body) = text.split_once("\r\n\r\n").expect("header section");
-    let status = head
-        .split(' ')
-        .nth(1)
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
         .expect("status line");
-    assert!(
-        !head.to_ascii_lowercase().contains("transfer-encoding"),
-        "chunked answers are not decoded here: {head}"
-    );
-    Answer {
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let answer = Answer {
         status,
+        headers,
         body: body.to_owned(),
-    }
+    };
+    assert!(
+        answer.header("transfer-encoding").is_none(),
+        "chunked answers are not decoded here: {answer:?}"
+    );
+    answer
 }
 
-/// The headers of an STS query call with `body`, signed as the SDKs sign it with the default
-/// account's key.
-pub fn signed_form(addr: SocketAddr, body: &str) -> String {
+/// The header lines (each ending in `\r\n`) of a request signed as the SDKs sign it, with the
+/// default account's key for `service` in us-east-1: `Content-Type`, the `extra` headers, and
+/// the signature's.
+pub fn signed_headers(
+    service: &str,
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> String {
     use aws_sigv4::{
         http_request::{SignableBody, SignableRequest, SigningSettings, sign},
         sign::v4,
@@ -248,28 +335,37 @@ pub fn signed_form(addr: SocketAddr, body: &str) -> String {
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
-        .name("sts")
+        .name(service)
         .time(std::time::SystemTime::now())
         .settings(SigningSettings::default())
         .build()
         .expect("signing parameters")
         .into();
-    let content_type = "application/x-www-form-urlencoded";
     let host = addr.to_string();
-    let headers = [("host", host.as_str()), ("content-type", content_type)];
+    let mut headers = vec![("host", host.as_str()), ("content-type", content_type)];
+    headers.extend_from_slice(extra);
     let request = SignableRequest::new(
-        "POST",
-        format!("http://{addr}/"),
+        method,
+        format!("http://{addr}{path}"),
         headers.into_iter(),
         SignableBody::Bytes(body.as_bytes()),
     )
     .expect("a signable request");
     let (instructions, _) = sign(request, &params).expect("signed").into_parts();
     let mut lines = format!("Content-Type: {content_type}\r\n");
+    for (name, value) in extra {
+        lines.push_str(&format!("{name}: {value}\r\n"));
+    }
     for (name, value) in instructions.headers() {
         lines.push_str(&format!("{name}: {value}\r\n"));
     }
     lines
+}
+
+/// The headers of an STS query call with `body`, signed with the default account's key.
+pub fn signed_form(addr: SocketAddr, body: &str) -> String {
+    let content_type = "application/x-www-form-urlencoded";
+    signed_headers("sts", "POST", addr, "/", content_type, &[], body)
 }
 
 /// `GET` of an admin path that answers 200 with JSON.
