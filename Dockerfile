@@ -96,11 +96,11 @@ WORKDIR /src
 # whose [[bench]] has no source, and a benchmark is never compiled here either.
 COPY Cargo.toml Cargo.lock ./
 COPY emulator/Cargo.toml emulator/
-RUN mkdir -p src emulator/src benches \
+RUN mkdir -p src emulator/src benches/convergence \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs emulator/src/lib.rs \
     && echo 'fn main() {}' > emulator/src/main.rs \
-    && echo 'fn main() {}' > benches/convergence.rs \
+    && echo 'fn main() {}' > benches/convergence/main.rs \
     && cargo build --release --locked -p recommender-operator --target "$(cat /rust-target)" \
     && rm -rf src
 

@@ -3,9 +3,8 @@
 //! without credentials, can be scoped to one namespace, keeps the CRD on uninstall; the kustomize
 //! base is accepted by the server and holds the same objects as the chart.
 //!
-//! Needs the tools from `bash scripts/tools.sh` and `cargo build --workspace --bins`.
-//! The tests share cluster-scoped state, so they take turns (`cluster_turn`); see
-//! `tests/support/deploy.rs`.
+//! Needs the tools from `bash scripts/tools.sh` and `cargo build --workspace --bins`. The tests
+//! share cluster-scoped state, so they take turns (`cluster_turn`, in `tests/support/deploy.rs`).
 
 mod support;
 
@@ -15,11 +14,12 @@ use serde_json::{Value, json};
 use support::{
     cluster::{control_plane, text},
     deploy::{
-        CRD, DEFAULT_RELEASE, KUSTOMIZE_BASE, MODELS, Release, SECRET_ACCESS_KEY,
+        CRD, DEFAULT_RELEASE, KUSTOMIZE_BASE, MODELS, Release,
         Scope::{AllNamespaces, Namespace},
         ScratchNamespace, assert_rights, chart, cluster_turn, ensure_crd, helm_ok, kinds_and_names,
-        kubectl_as, malformed_json_log_lines, start_emulator, start_operator, yaml_objects,
+        kubectl_as, yaml_objects,
     },
+    installed::{SECRET_ACCESS_KEY, malformed_json_log_lines, start_emulator, start_operator},
     table::cases,
 };
 
@@ -441,7 +441,7 @@ fn watch_namespace_install_is_namespace_scoped() {
 /// The kustomize base is accepted by the real API server (server-side dry run: admission,
 /// schema and CRD structural checks, nothing persisted) and holds the same objects as the
 /// chart's defaults, but for the Namespace (Helm's `--create-namespace` makes that one).
-/// `deploy/test_manifests.py` compares them field by field.
+/// `deploy/test_rendering.py` compares them field by field.
 #[test]
 fn kustomize_base_applies_to_the_real_api_server() {
     let plane = control_plane();

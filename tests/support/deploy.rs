@@ -1,24 +1,19 @@
-//! The install paths against the real API server: Helm, the kustomize base, and the operator
-//! running with nothing but the rights its ServiceAccount gets.
-//!
-//! There is no kubelet, so no pod ever runs. Instead the test mints a token for the chart's
-//! ServiceAccount and runs the operator binary on the host with a kubeconfig holding only that
-//! token, with the arguments of the Deployment the chart installed. Every API call it makes is
-//! then checked by RBAC exactly as in a cluster.
+//! The install paths against the real API server: Helm, the kustomize base and the install's
+//! finalizer policy; a Helm release a test installs, and the rights RBAC gives its
+//! ServiceAccount or anyone else (a kubeconfig holding only the ServiceAccount's token, and
+//! `kubectl auth can-i`); the CRD the releases share, and the turns the tests of one binary take
+//! on that cluster-scoped state. Running the installed operator is `installed.rs`.
 
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::{Mutex, MutexGuard},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::{Value, json};
 
-use super::{
-    admin::{EmulatorAdmin, start_emulator_process},
-    cluster::{ControlPlane, Process, succeeded, text, tool, wait_until},
-};
+use super::cluster::{ControlPlane, succeeded, text, tool, wait_until};
 
 /// The chart under test: `deploy/helm/recommender-operator`, or `RECOMMENDER_TEST_CHART` (a
 /// packaged `.tgz`, or a copy with a change to try) when set.
@@ -36,11 +31,6 @@ pub const CRD: &str = "customresourcedefinition/recommendermodels.pinpoint.recom
 /// The chart's default release name, which is also the namespace the README installs it in.
 pub const DEFAULT_RELEASE: &str = "recommender-operator";
 pub const MODELS: &str = "recommendermodels.pinpoint.recommenders.dev";
-
-/// Credentials only the emulator and the operator know; the logs, events and statuses must
-/// never show them.
-pub const ACCESS_KEY_ID: &str = "AKIDEXAMPLE";
-pub const SECRET_ACCESS_KEY: &str = "s3cr3t-Xyz";
 
 /// The tests of this binary run in parallel threads on one control plane, but they share
 /// cluster-scoped state: the CRD (one Helm release at a time can own it), the ClusterRole and
@@ -450,112 +440,6 @@ pub fn ensure_crd(plane: &'static ControlPlane, turn: &ClusterTurn) {
         release.uninstall();
     }
     plane.kubectl_ok(&["wait", "--for=condition=Established", CRD, "--timeout=60s"]);
-}
-
-/// The emulator, with the secret credentials.
-pub fn start_emulator(plane: &ControlPlane, name: &str) -> (Process, EmulatorAdmin) {
-    start_emulator_process(
-        &plane.dir.join(format!("{name}-emulator.log")),
-        &[
-            "--credentials".into(),
-            format!("{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"),
-        ],
-    )
-}
-
-/// The operator binary with the arguments and environment of the release's Deployment, plus the
-/// emulator's endpoint and loopback addresses, authenticated by `kubeconfig`, logging at debug
-/// level (the AWS SDK's debug logs included).
-pub fn start_operator(
-    plane: &ControlPlane,
-    name: &str,
-    release: &Release,
-    kubeconfig: &Path,
-    emulator_url: &str,
-) -> Process {
-    let chart_args = release.operator_args();
-    assert_eq!(
-        chart_args.first().map(String::as_str),
-        Some("run"),
-        "{chart_args:?}"
-    );
-    // The chart's ConfigMap volumes (the tenancy file), where the kubelet would have put them.
-    let mut args = plane.mount_config_maps(&release.namespace, &release.pod(), &chart_args);
-    // After the chart's own bind addresses, which they replace (the last of a repeated flag wins).
-    args.extend([
-        format!("--aws-endpoint-url={emulator_url}"),
-        "--metrics-bind-address=127.0.0.1:0".into(),
-        "--health-probe-bind-address=127.0.0.1:0".into(),
-    ]);
-    let chart_env = release.operator_env();
-    let mut envs: Vec<(&str, String)> = chart_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    envs.extend([
-        ("KUBECONFIG", kubeconfig.display().to_string()),
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("RUST_LOG", "debug".into()),
-    ]);
-    let mut operator = Process::start(
-        "recommender-operator",
-        Path::new(env!("CARGO_BIN_EXE_recommender-operator")),
-        &args,
-        &envs,
-        plane.dir.join(format!("{name}-operator.log")),
-    );
-    // With --leader-elect (the chart's default) the controller starts once the Lease is held;
-    // a refused call on the way fails at once, with the refusals.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let log = operator.output();
-        if log.contains("controller started") {
-            return operator;
-        }
-        let forbidden: Vec<&str> = log
-            .lines()
-            .filter(|l| l.to_lowercase().contains("forbidden"))
-            .collect();
-        assert!(
-            forbidden.is_empty(),
-            "the operator was refused on its way to starting:\n{}",
-            forbidden.join("\n")
-        );
-        assert!(
-            operator.is_running() && Instant::now() < deadline,
-            "the operator did not start in 60 s:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Lines of a JSON log that are not what a log collector expects of controller-runtime's zap
-/// layout: one JSON object per line with a lowercase `level`, an RFC 3339 `ts`, and string
-/// `logger` and `msg`, the fields beside them rather than nested.
-pub fn malformed_json_log_lines(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter(|line| {
-            let Ok(entry) = serde_json::from_str::<Value>(line) else {
-                return true;
-            };
-            let level_ok = entry["level"]
-                .as_str()
-                .is_some_and(|l| ["trace", "debug", "info", "warn", "error"].contains(&l));
-            let ts_ok = entry["ts"]
-                .as_str()
-                .is_some_and(|ts| humantime::parse_rfc3339(ts).is_ok());
-            let strings = ["logger", "msg"].iter().all(|k| entry[k].is_string());
-            let flat = !["fields", "span", "spans", "message"]
-                .iter()
-                .any(|k| entry.get(k).is_some());
-            !(level_ok && ts_ok && strings && flat)
-        })
-        .map(str::to_owned)
-        .collect()
 }
 
 /// A namespace for a test's models. The control plane has no controller manager, so a deleted

@@ -376,3 +376,16 @@ fn endpoint_of(operator: &mut Process, which: &str) -> String {
         .unwrap_or_else(|| panic!("no {which} address in {line:?}"))
         .to_owned()
 }
+
+/// A field of a model object's status, as `TestEnv::model` returns it (`Null` when missing).
+pub fn status<'a>(object: &'a Value, field: &str) -> &'a Value {
+    &object["status"][field]
+}
+
+/// The `type_` condition of a model object (`Null` when it has none).
+pub fn condition<'a>(object: &'a Value, type_: &str) -> &'a Value {
+    object["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
+        .unwrap_or(&Value::Null)
+}

@@ -6,4 +6,6 @@ pub mod cluster;
 pub mod deploy;
 pub mod emulator;
 pub mod env;
+pub mod installed;
+pub mod pipeline;
 pub mod table;

@@ -1,8 +1,13 @@
 //! What the emulator's tests share: two accounts, the SDK clients of every service with chosen
 //! credentials, AssumeRole, the checks of a refused call, and HTTP/1.1 by hand (the admin API,
-//! and calls signed as the SDKs sign them).
+//! and calls signed as the SDKs sign them). `recommenders` holds the harness of the Pinpoint
+//! recommender-configuration tests, `services` the seeded world of the IAM, Personalize and
+//! Lambda tests.
 
 #![allow(dead_code, reason = "each test file uses its own share of the helpers")]
+
+pub mod recommenders;
+pub mod services;
 
 use std::net::SocketAddr;
 
