@@ -95,14 +95,7 @@ fn namespaces_publish_into_their_own_accounts() {
 
     let teams: [String; 3] = ["a", "b", "c"].map(|t| format!("e2e-accounts-team-{t}"));
     for ns in &teams {
-        let _ = env.plane.kubectl(&[
-            "delete",
-            "namespace",
-            ns,
-            "--wait=true",
-            "--ignore-not-found",
-        ]);
-        env.plane.kubectl_ok(&["create", "namespace", ns]);
+        env.plane.fresh_namespace(ns);
     }
     let path = env.write_tenancy(&tenancy("refuse", &teams));
     // The test's own namespace is watched already (spawn_operator names it).

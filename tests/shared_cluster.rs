@@ -196,14 +196,7 @@ fn one_operator_watches_the_listed_namespaces_only_and_claims_span_them() {
     let env = TestEnv::without_operator("watch-list-a");
     let others = ["e2e-watch-list-b", "e2e-watch-list-c"];
     for ns in others {
-        let _ = env.plane.kubectl(&[
-            "delete",
-            "namespace",
-            ns,
-            "--wait=true",
-            "--ignore-not-found",
-        ]);
-        env.plane.kubectl_ok(&["create", "namespace", ns]);
+        env.plane.fresh_namespace(ns);
     }
     let watched = format!("--namespace={}", others[0]);
     let mut operator = env.spawn_operator(&[&watched]);

@@ -322,6 +322,18 @@ impl ControlPlane {
         succeeded("kubectl", args, self.kubectl(args))
     }
 
+    /// `namespace`, empty: deleted (with whatever an earlier run left in it) and created again.
+    pub fn fresh_namespace(&self, namespace: &str) {
+        let _ = self.kubectl(&[
+            "delete",
+            "namespace",
+            namespace,
+            "--wait=true",
+            "--ignore-not-found",
+        ]);
+        self.kubectl_ok(&["create", "namespace", namespace]);
+    }
+
     /// A JSON object from `kubectl get -o json`.
     pub fn get_json(&self, args: &[&str]) -> Value {
         let mut all = vec!["get", "-o", "json"];

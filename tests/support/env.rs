@@ -51,14 +51,7 @@ impl TestEnv {
         let plane = control_plane();
         plane.install_crd();
         let namespace = format!("e2e-{name}");
-        let _ = plane.kubectl(&[
-            "delete",
-            "namespace",
-            &namespace,
-            "--wait=true",
-            "--ignore-not-found",
-        ]);
-        plane.kubectl_ok(&["create", "namespace", &namespace]);
+        plane.fresh_namespace(&namespace);
 
         let (emulator, admin) = start_emulator_process(
             &plane.dir.join(format!("{namespace}-emulator.log")),
